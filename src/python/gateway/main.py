@@ -1,0 +1,7 @@
+"""Entry point of the gateway PEX: ``python gateway.pex`` runs the service."""
+
+from shared import boot
+
+
+def main() -> None:
+    boot.run("gateway.service:GatewayService")

@@ -1,0 +1,7 @@
+"""Entry point of the log PEX: ``python log.pex`` runs the service."""
+
+from shared import boot
+
+
+def main() -> None:
+    boot.run("log.service:LogService")

@@ -1,0 +1,59 @@
+"""The log service: records every computed sum, and lists the newest records."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nameko.events import SERVICE_POOL, event_handler
+from nameko.rpc import rpc
+
+from log.store import EntryStore, EntryStoreProvider, LogEntry
+from shared.errors import InvalidArgument
+from shared.events import SUM_COMPUTED, InvalidEvent, SumComputed
+from shared.request_id import RequestContext
+
+_log = logging.getLogger(__name__)
+
+MAX_RECENT = 1000
+
+
+class LogService:
+    """Keeps one durable entry per "sum computed" event."""
+
+    name = "log"
+
+    store: EntryStore = EntryStoreProvider()
+    request_id: str | None = RequestContext()
+
+    @event_handler(
+        SUM_COMPUTED.source,
+        SUM_COMPUTED.event_type,
+        handler_type=SERVICE_POOL,
+        reliable_delivery=True,
+        requeue_on_error=True,
+    )
+    def record_sum(self, payload: Any) -> None:
+        """Store the event, then print it; the event is acked only after both.
+
+        A failed write raises, so the event is requeued rather than lost. A payload
+        that is not a valid event can never be stored: it is logged and dropped,
+        instead of being redelivered forever.
+        """
+        try:
+            event = SumComputed.from_payload(payload)
+        except InvalidEvent as exc:
+            _log.error("dropping a malformed sum_computed event: %s", exc)
+            return
+        entry = LogEntry.from_sum_computed(event, source=SUM_COMPUTED.source)
+        if self.store.append(entry):
+            _log.info("sum computed", extra={"entry": entry.as_dict()})
+        else:
+            _log.info("duplicate event %s ignored", entry.event_id)
+
+    @rpc(expected_exceptions=InvalidArgument)
+    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest `limit` entries (1 to 1000), newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RECENT:
+            raise InvalidArgument(f"limit must be an integer from 1 to {MAX_RECENT}")
+        return [entry.as_dict() for entry in self.store.recent(limit)]

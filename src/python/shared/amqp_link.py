@@ -1,0 +1,277 @@
+"""One long-lived AMQP connection per process, kept up by one green thread.
+
+Nameko's own publishers take a pooled connection per message and retry for seconds
+when the broker is gone, which suits background work but not an HTTP request that
+must answer quickly. The gateway's RPC client and event publisher instead share the
+connection held here:
+
+* a single green thread connects (retrying with capped exponential backoff and
+  saying so in the log), lets each `LinkSession` declare what it needs, then reads
+  and dispatches frames until the connection fails, and starts over;
+* callers publish from their own green threads under one write lock (py-amqp writes
+  a message as several frames, which must not interleave);
+* while there is no connection, publishing fails at once with `BrokerUnavailable`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import amqp
+import eventlet
+from eventlet.event import Event
+from eventlet.greenthread import GreenThread
+from eventlet.semaphore import Semaphore
+from kombu import Connection
+from nameko.extensions import SharedExtension
+from nameko.utils import sanitize_url
+
+from shared.config import Settings
+from shared.errors import BrokerUnavailable
+
+_log = logging.getLogger(__name__)
+
+CONNECTION_ERRORS = (OSError, amqp.exceptions.AMQPError)
+
+
+def json_message(payload: Any, **properties: Any) -> amqp.Message:
+    """An AMQP message with a JSON body, as Nameko's consumers expect it."""
+    return amqp.Message(
+        json.dumps(payload, separators=(",", ":")),
+        content_type="application/json",
+        content_encoding="utf-8",
+        **properties,
+    )
+
+
+@contextmanager
+def deadline(seconds: float, error: Callable[[], Exception]) -> Iterator[None]:
+    """Raise `error()` if the block takes longer than `seconds`.
+
+    Only this deadline's expiry is converted: an enclosing timeout still passes through.
+    """
+    timer = eventlet.Timeout(seconds)
+    try:
+        yield
+    except eventlet.Timeout as exc:
+        if exc is not timer:
+            raise
+        raise error() from None
+    finally:
+        timer.cancel()
+
+
+class LinkSession(Protocol):
+    """Something that lives on the link's connection: channels, queues, consumers."""
+
+    def attach(self, connection: amqp.Connection) -> None:
+        """Declare and subscribe on a fresh connection (runs on the link's thread)."""
+
+    def detach(self) -> None:
+        """The connection is gone: fail whatever still waits on it."""
+
+
+class Backoff:
+    """Capped exponential delays with jitter, so restarted fleets do not reconnect in step."""
+
+    def __init__(self, first: float = 0.25, cap: float = 10.0) -> None:
+        self.first = first
+        self.cap = cap
+        self._next = first
+
+    def reset(self) -> None:
+        self._next = self.first
+
+    def next_delay(self) -> float:
+        delay = self._next
+        self._next = min(self.cap, self._next * 2)
+        return delay * random.uniform(0.8, 1.2)
+
+
+class AmqpLink:
+    """Keeps one connection to the broker open and shares it between sessions."""
+
+    def __init__(self, uri: str, heartbeat: int, connect_timeout: float = 5.0) -> None:
+        self.uri = uri
+        self.heartbeat = heartbeat
+        self.connect_timeout = connect_timeout
+        self.sessions: list[LinkSession] = []
+        self._connection: amqp.Connection | None = None
+        self._write_lock = Semaphore()
+        self._stopping = False
+        self._thread: GreenThread | None = None
+        self._connected_event = Event()
+
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None
+
+    def start(self) -> None:
+        self._thread = eventlet.spawn(self._run)
+
+    def stop(self) -> None:
+        """End the link's thread; it closes the connection on its way out."""
+        self._stopping = True
+        if self._thread is not None:
+            # Raises GreenletExit wherever the thread waits (a read, a backoff sleep).
+            self._thread.kill()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block until connected or `timeout` seconds pass; says which."""
+        if self.connected:
+            return True
+        with eventlet.Timeout(timeout, False):
+            self._connected_event.wait()
+        return self.connected
+
+    @contextmanager
+    def writing(self) -> Iterator[amqp.Connection]:
+        """Hold the write lock over a connection that is up, or raise `BrokerUnavailable`.
+
+        A publish interrupted half-way (say by a caller's deadline) leaves a partial
+        frame on the socket; the connection is then dropped and made afresh.
+        """
+        with self._write_lock:
+            connection = self._connection
+            if connection is None:
+                raise BrokerUnavailable("the message broker is not reachable")
+            try:
+                yield connection
+            except CONNECTION_ERRORS as exc:
+                self._abandon(connection)
+                raise BrokerUnavailable("lost the connection to the message broker") from exc
+            except eventlet.Timeout:
+                self._abandon(connection)
+                raise
+
+    def _run(self) -> None:
+        backoff = Backoff()
+        while not self._stopping:
+            try:
+                connection = self._connect()
+            except CONNECTION_ERRORS as exc:
+                delay = backoff.next_delay()
+                _log.warning(
+                    "broker %s unreachable (%s); retrying in %.1fs",
+                    sanitize_url(self.uri),
+                    exc or type(exc).__name__,
+                    delay,
+                )
+                eventlet.sleep(delay)
+                continue
+            try:
+                for session in self.sessions:
+                    session.attach(connection)
+                self._connection = connection
+                self._connected_event.send(True)
+                self._connected_event = Event()
+                backoff.reset()
+                _log.info("connected to broker %s", sanitize_url(self.uri))
+                self._serve(connection)
+            except CONNECTION_ERRORS as exc:
+                if not self._stopping:
+                    _log.warning(
+                        "lost broker connection (%s); reconnecting", exc or type(exc).__name__
+                    )
+            finally:
+                self._connection = None
+                for session in self.sessions:
+                    session.detach()
+                self._close(connection)
+
+    def _connect(self) -> amqp.Connection:
+        connection = Connection(
+            self.uri, heartbeat=self.heartbeat, connect_timeout=self.connect_timeout
+        )
+        connection.connect()
+        raw: amqp.Connection = connection.connection
+        return raw
+
+    def _serve(self, connection: amqp.Connection) -> None:
+        """Read frames and dispatch them to the sessions' callbacks until the link fails."""
+        tick = max(0.2, self.heartbeat / 4) if self.heartbeat else 1.0
+        while not self._stopping:
+            try:
+                connection.drain_events(timeout=tick)
+            except socket.timeout:
+                pass
+            abandoned = connection is not self._connection
+            if abandoned:
+                raise ConnectionAbortedError("connection abandoned after a failed write")
+            with self._write_lock:
+                connection.heartbeat_tick()
+
+    def _abandon(self, connection: amqp.Connection) -> None:
+        """Stop using a connection whose stream can no longer be trusted."""
+        if self._connection is connection:
+            self._connection = None
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    @staticmethod
+    def _close(connection: amqp.Connection) -> None:
+        try:
+            with eventlet.Timeout(2):
+                connection.close()
+        except (*CONNECTION_ERRORS, eventlet.Timeout, AttributeError):
+            connection.collect()
+
+
+class SharedAmqpLink(SharedExtension):
+    """The process's `AmqpLink`, shared by every extension that publishes through it.
+
+    Sessions register in their ``setup``; the link connects in ``start`` (without
+    waiting for the broker, so the service can answer health checks meanwhile) and
+    closes after the service's workers have finished.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sessions: list[LinkSession] = []
+        self.link: AmqpLink | None = None
+
+    def register(self, session: LinkSession) -> None:
+        self.sessions.append(session)
+
+    def start(self) -> None:
+        settings = Settings.from_config(self.container.config)
+        self.link = AmqpLink(settings.amqp_uri, settings.heartbeat)
+        self.link.sessions.extend(self.sessions)
+        self.link.start()
+
+    def stop(self) -> None:
+        if self.link is not None:
+            self.link.stop()
+
+    kill = stop
+
+    def publish(
+        self,
+        channel: amqp.Channel | None,
+        message: amqp.Message,
+        exchange: str,
+        routing_key: str,
+        on_sent: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Publish `message` as ``mandatory`` on `channel`, or raise `BrokerUnavailable`.
+
+        `on_sent` runs under the write lock right after the publish, so sessions can
+        count publishes in the order the broker sees them.
+        """
+        if self.link is None or channel is None:
+            raise BrokerUnavailable("the message broker is not reachable")
+        with self.link.writing():
+            channel.basic_publish(
+                message, exchange=exchange, routing_key=routing_key, mandatory=True
+            )
+            on_sent()

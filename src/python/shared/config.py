@@ -1,0 +1,117 @@
+"""Every setting a service reads, in one table.
+
+A setting has one name, used both as the environment variable and as the key in
+Nameko's config dict, so the same names work in a `nameko run --config` YAML file
+(``MAX_NUMBERS: ${MAX_NUMBERS:10000}``) and in a container's environment. The only
+exception is Nameko's own ``max_workers`` key, which is read from ``MAX_WORKERS``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nameko.constants import MAX_WORKERS_CONFIG_KEY
+from nameko.extensions import DependencyProvider
+
+from shared.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed view of a service's configuration, with the defaults a local run wants."""
+
+    amqp_uri: str = "amqp://guest:guest@localhost:5672/"
+    web_server_address: str = "0.0.0.0:8000"
+    rpc_timeout: float = 5.0
+    ready_timeout: float = 1.0
+    confirm_timeout: float = 5.0
+    max_numbers: int = 10_000
+    max_body_bytes: int = 1_048_576
+    http_socket_timeout: float = 30.0
+    log_store_path: str = "log-store.sqlite3"
+    log_level: str = "INFO"
+    max_workers: int = 32
+    heartbeat: int = 30
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Read settings from a Nameko config dict; missing keys keep their defaults."""
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            key = config_key(field.name)
+            if key in config and config[key] is not None:
+                values[field.name] = _coerce(key, config[key], field.type)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse values that would make a service misbehave rather than fail early."""
+        positive = (
+            "rpc_timeout",
+            "ready_timeout",
+            "confirm_timeout",
+            "max_numbers",
+            "max_body_bytes",
+            "http_socket_timeout",
+            "max_workers",
+        )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{config_key(name)} must be positive")
+        if self.heartbeat < 0:
+            raise ConfigError("HEARTBEAT must not be negative")
+
+    def to_config(self) -> dict[str, Any]:
+        """The Nameko config dict for these settings."""
+        return {config_key(f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def config_key(field_name: str) -> str:
+    """The env var / config key of a `Settings` field."""
+    if field_name == "max_workers":
+        return MAX_WORKERS_CONFIG_KEY
+    return field_name.upper()
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable of a `Settings` field."""
+    return field_name.upper()
+
+
+def config_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Build the Nameko config dict from environment variables over the defaults."""
+    config = Settings().to_config()
+    for field in dataclasses.fields(Settings):
+        name = env_name(field.name)
+        if environ.get(name):
+            config[config_key(field.name)] = environ[name]
+    settings = Settings.from_config(config)
+    return settings.to_config()
+
+
+def _coerce(key: str, raw: Any, type_name: Any) -> Any:
+    kinds = {"str": str, "int": int, "float": float}
+    kind = kinds[str(type_name)]
+    try:
+        if kind is int and isinstance(raw, float):
+            raise ValueError(raw)
+        return kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}={raw!r} is not a valid {kind.__name__}") from None
+
+
+class SettingsProvider(DependencyProvider):
+    """Injects the container's `Settings`, parsed once when the service starts."""
+
+    settings: Settings
+
+    def setup(self) -> None:
+        self.settings = Settings.from_config(self.container.config)
+
+    def get_dependency(self, worker_ctx: Any) -> Settings:
+        return self.settings

@@ -1,0 +1,61 @@
+"""Request ids: made or checked at the HTTP edge, carried by every message after it.
+
+The id rides in Nameko's context data (the ``nameko.request_id`` AMQP header), so it
+reaches every service a request touches, and `RequestContext` binds it to the
+worker's green thread so that each log line can name it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+
+REQUEST_ID_KEY = "request_id"
+"""Key of the request id in Nameko context data."""
+
+# Printable, header- and log-safe, and short enough to index; anything else a
+# client sends is replaced, never echoed (no header or log injection).
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
+
+_current: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def new_request_id() -> str:
+    """A fresh random request id."""
+    return uuid.uuid4().hex
+
+
+def accept_request_id(candidate: str | None) -> str:
+    """The client's request id if it is safe to echo and log, else a fresh one."""
+    if candidate and _VALID_REQUEST_ID.fullmatch(candidate):
+        return candidate
+    return new_request_id()
+
+
+def current_request_id() -> str | None:
+    """The request id of the running worker, if it has one."""
+    return _current.get()
+
+
+def bind_request_id(request_id: str | None) -> None:
+    """Make `request_id` the current one for this green thread."""
+    _current.set(request_id)
+
+
+class RequestContext(DependencyProvider):
+    """Binds each worker's request id to its green thread and injects it.
+
+    Every green thread starts with an empty context, so a worker only ever sees
+    the id of the message or request it is handling.
+    """
+
+    def worker_setup(self, worker_ctx: Any) -> None:
+        bind_request_id(worker_ctx.data.get(REQUEST_ID_KEY))
+
+    def get_dependency(self, worker_ctx: Any) -> str | None:
+        request_id: str | None = worker_ctx.data.get(REQUEST_ID_KEY)
+        return request_id

@@ -1,0 +1,38 @@
+"""Running one service as a process: configuration from env, JSON logs, signals."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from nameko.cli.run import run
+from nameko.utils import sanitize_url
+
+from shared.config import Settings, config_from_env
+from shared.errors import ConfigError
+from shared.logs import configure_logging
+
+_log = logging.getLogger(__name__)
+
+
+def run_service(service_cls: type) -> None:
+    """Run `service_cls` until SIGTERM or Ctrl-C, then stop it gracefully.
+
+    Call `shared.boot.monkey_patch` first. Nameko's runner handles the signals:
+    entrypoints stop accepting work, running workers finish, then the process exits.
+    """
+    name = service_cls.name  # type: ignore[attr-defined]
+    try:
+        config = config_from_env()
+    except ConfigError as exc:
+        sys.exit(f"{name}: invalid configuration: {exc}")
+    settings = Settings.from_config(config)
+    configure_logging(name, settings.log_level)
+    _log.info(
+        "starting %s (broker %s, %d workers)",
+        name,
+        sanitize_url(settings.amqp_uri),
+        settings.max_workers,
+    )
+    run([service_cls], config)
+    _log.info("%s stopped", name)

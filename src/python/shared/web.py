@@ -1,0 +1,180 @@
+"""A JSON HTTP entrypoint for Nameko: JSON in, JSON out, JSON errors, request ids.
+
+Nameko's ``@http`` answers routing errors with werkzeug's HTML pages and failures
+with a plain-text 500. Here every response, the ones werkzeug's router makes
+included, is JSON; every response carries ``X-Request-ID``; the id is put in the
+worker's context data so it travels with every call and event the request causes;
+and a body over the limit is refused from its ``Content-Length`` before it is read.
+
+Handlers return a JSON-able value, or ``(status, value)``, and raise `HttpError` or a
+`ServiceError` for failures; `ERROR_STATUS` maps the latter to HTTP statuses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable, Iterable
+
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.wrappers import Request, Response
+
+from shared.config import Settings
+from shared.errors import (
+    BrokerUnavailable,
+    CallTimeout,
+    EventNotStored,
+    InvalidArgument,
+    InvalidNumbers,
+    ResultOutOfRange,
+    ServiceError,
+    ServiceUnavailable,
+)
+from shared.request_id import REQUEST_ID_KEY, accept_request_id, bind_request_id
+
+_log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_ENVIRON_REQUEST_ID = "shared.request_id"
+
+ERROR_STATUS: dict[type[ServiceError], int] = {
+    InvalidNumbers: 400,
+    ResultOutOfRange: 400,
+    InvalidArgument: 400,
+    BrokerUnavailable: 503,
+    ServiceUnavailable: 503,
+    EventNotStored: 503,
+    CallTimeout: 504,
+}
+
+
+class HttpError(Exception):
+    """An HTTP failure with a machine-readable code, e.g. ``HttpError(415, ...)``."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = list(headers)
+
+
+def json_response(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")) + "\n",
+        status=status,
+        headers=list(headers),
+        mimetype="application/json",
+    )
+
+
+def error_response(
+    status: int, code: str, message: str, headers: Iterable[tuple[str, str]] = ()
+) -> Response:
+    return json_response(status, {"error": {"code": code, "message": message}}, headers)
+
+
+def _from_http_exception(exc: HTTPException) -> Response:
+    code = (exc.name or "error").lower().replace(" ", "_")
+    headers = []
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        headers.append(("Allow", ", ".join(sorted(exc.valid_methods))))
+    return error_response(exc.code or 500, code, exc.description or exc.name, headers)
+
+
+class JsonWsgiApp(WsgiApp):
+    """Routes like Nameko's app, but with request ids, a body limit and JSON errors."""
+
+    def __init__(self, server: JsonWebServer) -> None:
+        super().__init__(server)
+        self.max_body_bytes = server.settings.max_body_bytes
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request_id = accept_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        environ[_ENVIRON_REQUEST_ID] = request_id
+        bind_request_id(request_id)
+
+        def start_with_request_id(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+            headers.append((REQUEST_ID_HEADER, request_id))
+            return start_response(status, headers, exc_info)
+
+        response = self._respond(environ)
+        return response(environ, start_with_request_id)
+
+    def _respond(self, environ: dict[str, Any]) -> Response:
+        request = Request(environ, shallow=True)
+        if request.content_length is not None and request.content_length > self.max_body_bytes:
+            # Refuse from the header alone; closing the connection spares the
+            # server from reading (or discarding) the body at all.
+            return error_response(
+                413,
+                "payload_too_large",
+                f"request bodies are limited to {self.max_body_bytes} bytes",
+                [("Connection", "close")],
+            )
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+        except HTTPException as exc:
+            return _from_http_exception(exc)
+        request.path_values = values  # type: ignore[attr-defined]  # Nameko's convention
+        response: Response = provider.handle_request(request)
+        return response
+
+
+class JsonWebServer(WebServer):
+    """Nameko's web server with the JSON app and a bound on slow clients."""
+
+    def setup(self) -> None:
+        self.settings = Settings.from_config(self.container.config)
+        super().setup()
+
+    def get_wsgi_app(self) -> JsonWsgiApp:
+        return JsonWsgiApp(self)
+
+    def get_wsgi_server(
+        self, sock: Any, wsgi_app: Any, protocol: Any = HttpOnlyProtocol, debug: bool = False
+    ) -> Any:
+        server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
+        # A client that stalls mid-request holds a green thread only this long.
+        server.socket_timeout = self.settings.http_socket_timeout
+        return server
+
+    def context_data_from_headers(self, request: Request) -> dict[str, Any]:
+        return {REQUEST_ID_KEY: request.environ[_ENVIRON_REQUEST_ID]}
+
+
+class JsonHttp(HttpRequestHandler):
+    """``@json_http("GET", "/path")``: a handler whose result is sent as JSON."""
+
+    server = JsonWebServer()
+
+    def __init__(self, method: str, url: str, **kwargs: Any) -> None:
+        # Client errors are expected: Nameko logs them briefly, not as crashes.
+        kwargs.setdefault("expected_exceptions", (HttpError, ServiceError))
+        super().__init__(method, url, **kwargs)
+
+    def response_from_result(self, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        status, body = result if isinstance(result, tuple) else (200, result)
+        return json_response(status, body)
+
+    def response_from_exception(self, exc: BaseException) -> Response:
+        if isinstance(exc, HttpError):
+            return error_response(exc.status, exc.code, exc.message, exc.headers)
+        if isinstance(exc, ServiceError):
+            status = ERROR_STATUS.get(type(exc), 500)
+            return error_response(status, exc.code, exc.message)
+        if isinstance(exc, HTTPException):
+            return _from_http_exception(exc)
+        # The traceback goes to the log only: bodies never show internals.
+        _log.error("unhandled error in %s", self.method_name, exc_info=exc)
+        return error_response(500, "internal_error", "the request failed unexpectedly")
+
+
+json_http = JsonHttp.decorator

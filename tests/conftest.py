@@ -1,0 +1,47 @@
+"""Fixtures for tests that cross process boundaries: a real broker, running services."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Callable
+
+import pytest
+
+from harness.cleanup import Cleanup
+from harness.rabbit import Broker, BrokerUnavailableForTests, provide_broker
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Broker]:
+    """This test process's broker; skips (fails, in CI) where none can be had."""
+    with contextlib.ExitStack() as stack:
+        try:
+            found = stack.enter_context(provide_broker())
+        except BrokerUnavailableForTests as exc:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"CI must run every test: {exc}")
+            pytest.skip(str(exc))
+        yield found
+
+
+@pytest.fixture
+def amqp_uri(broker: Broker) -> str:
+    """A virtual host of the broker that no other test uses."""
+    return broker.vhost_uri()
+
+
+@pytest.fixture
+def cleanup() -> Iterator[Cleanup]:
+    """Register teardown callbacks; they run last-in first-out, also on failure."""
+    callbacks: list[Callable[[], object]] = []
+    yield callbacks.append
+    errors = []
+    for callback in reversed(callbacks):
+        try:
+            callback()
+        except Exception as exc:  # keep tearing down; report afterwards
+            errors.append(exc)
+    if errors:
+        raise errors[0]

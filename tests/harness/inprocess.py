@@ -1,0 +1,88 @@
+"""Services run inside the test process, as ``nameko run`` would run them.
+
+Tests run under eventlet's monkey patch (the pytest-eventlet plugin), so services,
+HTTP clients and the test itself share one green-threaded process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import eventlet
+import requests
+from nameko.containers import ServiceContainer
+from nameko.runners import ServiceRunner
+
+from harness.waiting import free_port, wait_for
+from shared.amqp_link import SharedAmqpLink
+from shared.config import Settings
+
+
+@dataclasses.dataclass
+class RunningServices:
+    """A started `ServiceRunner` and what tests need to reach it."""
+
+    runner: ServiceRunner
+    settings: Settings
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.web_server_address}"
+
+    def container(self, service_name: str) -> ServiceContainer:
+        for container in self.runner.containers:
+            if container.service_name == service_name:
+                return container
+        raise KeyError(service_name)
+
+    def extension(self, service_name: str, extension_type: type) -> Any:
+        """The (first) extension of `extension_type` in a service's container."""
+        container = self.container(service_name)
+        for extension in container.extensions | container.subextensions:
+            if isinstance(extension, extension_type):
+                return extension
+        raise KeyError(extension_type)
+
+    def wait_until_ready(self, timeout: float = 15) -> None:
+        """Wait until the gateway reports ready (broker connected, calc answering)."""
+
+        def ready() -> bool:
+            try:
+                return requests.get(self.base_url + "/ready", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_for(ready, timeout, "the gateway to be ready")
+
+    def wait_until_linked(self, timeout: float = 15) -> None:
+        """Wait until the gateway's broker link is connected."""
+        link = self.extension("gateway", SharedAmqpLink)
+        wait_for(lambda: link.link is not None and link.link.connected, timeout, "the link")
+
+    def stop(self, timeout: float = 15) -> None:
+        """Stop gracefully; kill whatever has not stopped within `timeout` seconds."""
+        try:
+            with eventlet.Timeout(timeout):
+                self.runner.stop()
+        except eventlet.Timeout:
+            self.runner.kill()
+
+
+def start_services(
+    service_classes: list[type], amqp_uri: str, workdir: Path, **settings: Any
+) -> RunningServices:
+    """Start `service_classes` in one runner against `amqp_uri`; the caller stops it."""
+    values = {
+        "amqp_uri": amqp_uri,
+        "web_server_address": f"127.0.0.1:{free_port()}",
+        "log_store_path": str(workdir / "log-store.sqlite3"),
+        **settings,
+    }
+    resolved = Settings(**values)
+    runner = ServiceRunner(resolved.to_config())
+    for service_class in service_classes:
+        runner.add_service(service_class)
+    runner.start()
+    return RunningServices(runner, resolved)
