@@ -10,7 +10,13 @@ from typing import Callable
 import pytest
 
 from harness.cleanup import Cleanup
-from harness.rabbit import Broker, BrokerUnavailableForTests, provide_broker
+from harness.rabbit import Broker, BrokerUnavailableForTests, PrivateNode, provide_broker
+
+
+def _unavailable(exc: BrokerUnavailableForTests) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run every test: {exc}")
+    pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
@@ -20,10 +26,19 @@ def broker() -> Iterator[Broker]:
         try:
             found = stack.enter_context(provide_broker())
         except BrokerUnavailableForTests as exc:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"CI must run every test: {exc}")
-            pytest.skip(str(exc))
+            _unavailable(exc)
         yield found
+
+
+@pytest.fixture
+def private_node() -> Iterator[PrivateNode]:
+    """A RabbitMQ node of the test's own, not started yet: for stopping and restarting."""
+    try:
+        node = PrivateNode()
+    except BrokerUnavailableForTests as exc:
+        _unavailable(exc)
+    yield node
+    node.close()
 
 
 @pytest.fixture

@@ -75,9 +75,10 @@ def test_the_packaged_services_serve_the_api_and_stop_cleanly(
     assert not any("guest:guest" in p.output() for p in processes.values())
 
 
-def test_services_started_before_the_broker_wait_for_it(tmp_path: Path, cleanup: Cleanup) -> None:
-    node = PrivateNode()
-    cleanup(node.close)
+def test_services_started_before_the_broker_wait_for_it(
+    private_node: PrivateNode, tmp_path: Path, cleanup: Cleanup
+) -> None:
+    node = private_node
     base_url, processes = start_stack(node.vhost_uri(), tmp_path, cleanup)
 
     wait_for(lambda: requests_ok(base_url + "/health"), 30, "the gateway to serve /health")

@@ -168,6 +168,7 @@ class PrivateNode(_VhostPool):
     """
 
     def __init__(self, port: int | None = None) -> None:
+        self.script = _server_script()
         super().__init__(port or free_port())
         self.dir = Path(tempfile.mkdtemp(prefix="rabbit-test-"))
         self.node = f"test{self.port}@localhost"
@@ -200,7 +201,7 @@ class PrivateNode(_VhostPool):
         }
         with open(self.dir / "server.out", "ab") as out:
             self._process = subprocess.Popen(
-                [_server_script()],
+                [self.script],
                 env=env,
                 cwd=self.dir,
                 stdout=out,
