@@ -60,7 +60,7 @@ def test_a_stuck_calc_is_a_504_within_the_rpc_timeout(
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "timeout"
     assert 0.5 <= elapsed < 1.5
-    assert services.extension("gateway", RpcClient).in_flight == 0
+    assert services.extension("gateway", RpcClient).session.in_flight == 0
 
 
 def test_an_unreachable_broker_is_a_fast_503_and_not_ready(

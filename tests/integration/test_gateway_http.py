@@ -170,5 +170,5 @@ def test_the_gateway_leaves_no_calls_or_confirms_pending(stack: RunningServices)
 
     for _ in range(20):
         requests.get(url(stack, "/sum?numbers=1,2"), timeout=TIMEOUT)
-    assert stack.extension("gateway", RpcClient).in_flight == 0
+    assert stack.extension("gateway", RpcClient).session.in_flight == 0
     assert stack.extension("gateway", EventPublisher).in_flight == 0

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from nameko.rpc import rpc
 
 from calc.summing import exact_sum
+from shared import health
 from shared.config import Settings, SettingsProvider
 from shared.errors import InvalidNumbers, ResultOutOfRange
 from shared.numbers import Number, validate_numbers
 from shared.request_id import RequestContext
 
+_log = logging.getLogger(__name__)
 
-class CalcService:
+
+class CalcService(health.Pingable):
     """Adds numbers exactly; refuses anything that is not a list of finite numbers."""
 
     name = "calc"
@@ -22,9 +27,7 @@ class CalcService:
     @rpc(expected_exceptions=(InvalidNumbers, ResultOutOfRange))
     def sum(self, numbers: object) -> Number:
         """The exact sum of `numbers` (see `calc.summing.exact_sum`)."""
-        return exact_sum(validate_numbers(numbers, self.settings.max_numbers))
-
-    @rpc
-    def ping(self) -> str:
-        """Answers at once: readiness checks call it to see the service consuming."""
-        return "pong"
+        valid = validate_numbers(numbers, self.settings.max_numbers)
+        total = exact_sum(valid)
+        _log.debug("summed %d numbers", len(valid))
+        return total

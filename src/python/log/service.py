@@ -9,6 +9,7 @@ from nameko.events import SERVICE_POOL, event_handler
 from nameko.rpc import rpc
 
 from log.store import EntryStore, EntryStoreProvider, LogEntry
+from shared import health
 from shared.errors import InvalidArgument
 from shared.events import SUM_COMPUTED, InvalidEvent, SumComputed
 from shared.request_id import RequestContext
@@ -18,7 +19,7 @@ _log = logging.getLogger(__name__)
 MAX_RECENT = 1000
 
 
-class LogService:
+class LogService(health.Pingable):
     """Keeps one durable entry per "sum computed" event."""
 
     name = "log"

@@ -15,6 +15,7 @@ connection held here:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -28,6 +29,7 @@ import eventlet
 from eventlet.event import Event
 from eventlet.greenthread import GreenThread
 from eventlet.semaphore import Semaphore
+from greenlet import GreenletExit
 from kombu import Connection
 from nameko.extensions import SharedExtension
 from nameko.utils import sanitize_url
@@ -119,8 +121,11 @@ class AmqpLink:
         """End the link's thread; it closes the connection on its way out."""
         self._stopping = True
         if self._thread is not None:
-            # Raises GreenletExit wherever the thread waits (a read, a backoff sleep).
+            # Raises GreenletExit wherever the thread waits (a read, a backoff sleep);
+            # its `finally` then closes the connection (bounded by `_close`).
             self._thread.kill()
+            with contextlib.suppress(GreenletExit):
+                self._thread.wait()
 
     def wait_connected(self, timeout: float) -> bool:
         """Block until connected or `timeout` seconds pass; says which."""
@@ -149,6 +154,27 @@ class AmqpLink:
             except eventlet.Timeout:
                 self._abandon(connection)
                 raise
+
+    def publish(
+        self,
+        channel: amqp.Channel | None,
+        message: amqp.Message,
+        exchange: str,
+        routing_key: str,
+        on_sent: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Publish `message` as ``mandatory`` on `channel`, or raise `BrokerUnavailable`.
+
+        `on_sent` runs under the write lock right after the publish, so sessions can
+        count publishes in the order the broker sees them.
+        """
+        if channel is None:
+            raise BrokerUnavailable("the message broker is not reachable")
+        with self.writing():
+            channel.basic_publish(
+                message, exchange=exchange, routing_key=routing_key, mandatory=True
+            )
+            on_sent()
 
     def _run(self) -> None:
         backoff = Backoff()
@@ -230,48 +256,24 @@ class AmqpLink:
 class SharedAmqpLink(SharedExtension):
     """The process's `AmqpLink`, shared by every extension that publishes through it.
 
-    Sessions register in their ``setup``; the link connects in ``start`` (without
+    Sessions join the link in their ``setup``; it connects in ``start`` (without
     waiting for the broker, so the service can answer health checks meanwhile) and
     closes after the service's workers have finished.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.sessions: list[LinkSession] = []
-        self.link: AmqpLink | None = None
+    _link: AmqpLink | None = None
 
-    def register(self, session: LinkSession) -> None:
-        self.sessions.append(session)
+    @property
+    def link(self) -> AmqpLink:
+        if self._link is None:
+            settings = Settings.from_config(self.container.config)
+            self._link = AmqpLink(settings.amqp_uri, settings.heartbeat)
+        return self._link
 
     def start(self) -> None:
-        settings = Settings.from_config(self.container.config)
-        self.link = AmqpLink(settings.amqp_uri, settings.heartbeat)
-        self.link.sessions.extend(self.sessions)
         self.link.start()
 
     def stop(self) -> None:
-        if self.link is not None:
-            self.link.stop()
+        self.link.stop()
 
     kill = stop
-
-    def publish(
-        self,
-        channel: amqp.Channel | None,
-        message: amqp.Message,
-        exchange: str,
-        routing_key: str,
-        on_sent: Callable[[], None] = lambda: None,
-    ) -> None:
-        """Publish `message` as ``mandatory`` on `channel`, or raise `BrokerUnavailable`.
-
-        `on_sent` runs under the write lock right after the publish, so sessions can
-        count publishes in the order the broker sees them.
-        """
-        if self.link is None or channel is None:
-            raise BrokerUnavailable("the message broker is not reachable")
-        with self.link.writing():
-            channel.basic_publish(
-                message, exchange=exchange, routing_key=routing_key, mandatory=True
-            )
-            on_sent()

@@ -1,9 +1,16 @@
-"""Process start-up: what must happen before anything imports sockets or threads."""
+"""Process start-up: the commands a service's PEX (or image) answers to.
+
+``calc.pex`` runs the service; ``calc.pex healthcheck`` exits 0 if the running service
+is healthy; ``calc.pex shell`` opens ``nameko shell`` on the configured broker.
+"""
 
 from __future__ import annotations
 
 import importlib
+import sys
 import warnings
+
+USAGE = "usage: {prog} [run | healthcheck | shell]"
 
 
 def monkey_patch() -> None:
@@ -21,14 +28,35 @@ def monkey_patch() -> None:
 
 
 def run(service_path: str) -> None:
-    """Run the service class at ``"package.module:Class"`` as this process.
+    """Act on ``sys.argv`` for the service class at ``"package.module:Class"``.
 
     The class is imported by name only after monkey-patching; a service's BUILD
     file lists its module as an explicit dependency of the PEX for that reason.
     """
+    command = sys.argv[1] if len(sys.argv) > 1 else "run"
+    if command not in ("run", "healthcheck", "shell") or len(sys.argv) > 2:
+        sys.exit(USAGE.format(prog=sys.argv[0]))
     monkey_patch()
     module_name, class_name = service_path.split(":")
     service_cls = getattr(importlib.import_module(module_name), class_name)
+
+    from shared.config import Settings, config_from_env
+    from shared.errors import ConfigError
+
+    try:
+        config = config_from_env()
+    except ConfigError as exc:
+        sys.exit(f"{service_cls.name}: invalid configuration: {exc}")
+    settings = Settings.from_config(config)
+    if command == "healthcheck":
+        from shared.health import check
+
+        sys.exit(0 if check(service_cls, settings) else 1)
+    if command == "shell":
+        from shared.shell import start
+
+        start(settings)
+        return
     from shared.runner import run_service
 
-    run_service(service_cls)
+    run_service(service_cls, config)

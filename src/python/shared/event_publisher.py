@@ -53,7 +53,7 @@ class EventPublisher(SharedExtension):
         self._by_message_id: dict[str, _Unconfirmed] = {}
 
     def setup(self) -> None:
-        self.link.register(self)
+        self.link.link.sessions.append(self)
 
     def add_route(self, route: EventRoute) -> None:
         self.routes.add(route)
@@ -115,7 +115,7 @@ class EventPublisher(SharedExtension):
         self._by_message_id[message_id] = entry
         try:
             with deadline(timeout, not_confirmed):
-                self.link.publish(
+                self.link.link.publish(
                     self._channel, message, route.exchange, route.event_type, on_sent=sent
                 )
                 entry.waiter.wait()

@@ -31,7 +31,7 @@ from nameko.extensions import DependencyProvider, SharedExtension
 from nameko.messaging import HeaderEncoder
 from nameko.rpc import get_rpc_exchange
 
-from shared.amqp_link import SharedAmqpLink, deadline, json_message
+from shared.amqp_link import AmqpLink, SharedAmqpLink, deadline, json_message
 from shared.config import Settings
 from shared.errors import BrokerUnavailable, CallTimeout, ServiceUnavailable
 
@@ -40,21 +40,17 @@ _log = logging.getLogger(__name__)
 TRANSIENT = 1
 
 
-class RpcClient(SharedExtension):
-    """The process's RPC client session: one reply queue, the calls in flight."""
+class RpcSession:
+    """RPC calls over an `AmqpLink`: one reply queue, the calls in flight."""
 
-    link = SharedAmqpLink()
-
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, link: AmqpLink, exchange: str, caller: str) -> None:
+        self.link = link
+        self.exchange = exchange
         self.reply_key = uuid.uuid4().hex
+        self.reply_queue = f"rpc.reply-{caller}-{self.reply_key}"
         self._pending: dict[str, Event] = {}
         self._channel: amqp.Channel | None = None
-
-    def setup(self) -> None:
-        self.exchange = get_rpc_exchange(self.container.config).name
-        self.reply_queue = f"rpc.reply-{self.container.service_name}-{self.reply_key}"
-        self.link.register(self)
+        link.sessions.append(self)
 
     @property
     def in_flight(self) -> int:
@@ -125,20 +121,30 @@ class RpcClient(SharedExtension):
             waiter.send_exception(ServiceUnavailable(f"no {service} service is running"))
 
 
+class RpcClient(SharedExtension):
+    """The service's `RpcSession`, shared by all its `ServiceRpc` dependencies."""
+
+    link = SharedAmqpLink()
+
+    def setup(self) -> None:
+        exchange = get_rpc_exchange(self.container.config).name
+        self.session = RpcSession(self.link.link, exchange, self.container.service_name)
+
+
 class ServiceProxy:
     """``proxy.method(**kwargs)`` calls the remote method with the configured deadline."""
 
     def __init__(
-        self, client: RpcClient, service: str, headers: dict[str, Any], timeout: float
+        self, session: RpcSession, service: str, headers: dict[str, Any], timeout: float
     ) -> None:
-        self._client = client
+        self._session = session
         self._service = service
         self._headers = headers
         self._timeout = timeout
 
     def __getattr__(self, method: str) -> Any:
         def call(timeout: float | None = None, **kwargs: Any) -> Any:
-            return self._client.call(
+            return self._session.call(
                 self._service, method, kwargs, self._headers, timeout or self._timeout
             )
 
@@ -162,4 +168,4 @@ class ServiceRpc(DependencyProvider, HeaderEncoder):
 
     def get_dependency(self, worker_ctx: Any) -> ServiceProxy:
         headers = self.get_message_headers(worker_ctx)
-        return ServiceProxy(self.client, self.service, headers, self.timeout)
+        return ServiceProxy(self.client.session, self.service, headers, self.timeout)

@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import logging
-import sys
+from typing import Any
 
 from nameko.cli.run import run
 from nameko.utils import sanitize_url
 
-from shared.config import Settings, config_from_env
-from shared.errors import ConfigError
+from shared.config import Settings
 from shared.logs import configure_logging
 
 _log = logging.getLogger(__name__)
 
 
-def run_service(service_cls: type) -> None:
+def run_service(service_cls: type, config: dict[str, Any]) -> None:
     """Run `service_cls` until SIGTERM or Ctrl-C, then stop it gracefully.
 
     Call `shared.boot.monkey_patch` first. Nameko's runner handles the signals:
     entrypoints stop accepting work, running workers finish, then the process exits.
     """
     name = service_cls.name  # type: ignore[attr-defined]
-    try:
-        config = config_from_env()
-    except ConfigError as exc:
-        sys.exit(f"{name}: invalid configuration: {exc}")
     settings = Settings.from_config(config)
     configure_logging(name, settings.log_level)
     _log.info(
