@@ -83,6 +83,22 @@ def test_services_run_as_non_root_and_only_the_gateway_is_published(stack: Compo
     assert all(b["HostIp"] == "127.0.0.1" for b in bindings["15672/tcp"])
 
 
+def test_services_are_locked_down_and_no_log_holds_the_broker_password(
+    stack: ComposeStack,
+) -> None:
+    for service in ("calc", "log", "gateway"):
+        (container,) = stack.container_ids(service)
+        host = stack.inspect(container)["HostConfig"]
+        assert host["ReadonlyRootfs"] is True, service
+        assert "no-new-privileges:true" in host["SecurityOpt"], service
+        assert host["CapDrop"] == ["ALL"], service
+    (rabbitmq,) = stack.container_ids("rabbitmq")
+    assert "no-new-privileges:true" in stack.inspect(rabbitmq)["HostConfig"]["SecurityOpt"]
+    for service in ("calc", "log", "gateway", "rabbitmq"):
+        for container in stack.container_ids(service):
+            assert stack.env["BROKER_PASSWORD"] not in stack.logs(container), service
+
+
 def test_nameko_shell_in_a_container_calls_the_services(stack: ComposeStack) -> None:
     shell = stack.run("exec", "-T", "gateway", "/app/pex", "shell",
                       input="print('SUM', n.rpc.calc.sum([1, 2, 3]))\n")  # fmt: skip
@@ -107,6 +123,18 @@ def test_calc_scales_and_calls_spread_over_the_replicas(stack: ComposeStack) -> 
     counts = wait_for(served_by_each, 20, "calc logs of all 40 sums")
     assert len(counts) == 2
     assert all(count > 0 for count in counts), counts
+
+
+def test_the_stack_recovers_from_a_broker_restart_by_itself(stack: ComposeStack) -> None:
+    stack.run("stop", "--timeout", "30", "rabbitmq")
+    down = requests.get(stack.base_url + "/sum?numbers=1", timeout=TIMEOUT)
+    assert (down.status_code, down.json()["error"]["code"]) == (503, "broker_unavailable")
+    stack.run("start", "rabbitmq")
+    wait_for(
+        lambda: requests.get(stack.base_url + "/sum?numbers=1", timeout=TIMEOUT).ok, 60,
+        "sums again after the broker restart", interval=0.5,
+    )  # fmt: skip
+    wait_for(lambda: ready(stack.base_url), 30, "ready again", interval=0.5)
 
 
 def test_sigterm_stops_a_service_cleanly(stack: ComposeStack) -> None:

@@ -21,9 +21,9 @@ PEX_PATHS = {name: Path(f"src.python.{name}/{name}.pex") for name in ("calc", "l
 class ServiceProcess:
     """One service's PEX as a child process, its stdout kept in a file."""
 
-    def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], workdir: Path, label: str = "") -> None:
         self.name = name
-        self.output_path = workdir / f"{name}.out"
+        self.output_path = workdir / f"{label or name}.out"
         full_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             # A private PEX_ROOT: the venv the PEX unpacks is this test's alone.
@@ -48,6 +48,11 @@ class ServiceProcess:
             self.process.kill()
             self.process.wait()
             raise AssertionError(f"{self.name} did not exit within {timeout}s of SIGTERM")
+
+    def kill(self) -> None:
+        """SIGKILL: the process ends at once, as in a crash."""
+        self.process.kill()
+        self.process.wait()
 
     def ensure_stopped(self) -> None:
         if self.process.poll() is None:

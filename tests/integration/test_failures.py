@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 
 import eventlet
+import greenlet
 import requests
 from nameko.rpc import rpc
 
@@ -95,3 +97,34 @@ def test_sums_made_while_log_is_down_are_recorded_when_it_starts(
     store = EntryStore(str(store_path))
     wait_for(lambda: store.count() == 5, 10, "five entries")
     assert sorted(e.payload["result"] for e in store.recent(10)) == [0, 1, 2, 3, 4]
+
+
+def live_greenlets() -> int:
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, greenlet.greenlet) and not obj.dead)
+
+
+def test_calc_down_is_a_504_without_leaks_and_recovery_is_immediate(
+    amqp_uri: str, tmp_path: Path, cleanup: Cleanup
+) -> None:
+    front = start_services([GatewayService, LogService], amqp_uri, tmp_path, rpc_timeout=0.3)
+    cleanup(front.stop)
+    calc = start_services([CalcService], amqp_uri, tmp_path)
+    front.wait_until_ready()
+    calc.stop()  # its durable queue stays, with nobody consuming
+
+    baseline = live_greenlets()
+    for _ in range(20):
+        started = time.monotonic()
+        response = requests.get(front.base_url + "/sum?numbers=1", timeout=TIMEOUT)
+        assert response.status_code == 504
+        assert time.monotonic() - started < 0.3 + 0.5
+    assert front.extension("gateway", RpcClient).session.in_flight == 0
+    assert live_greenlets() <= baseline + 2
+
+    calc = start_services([CalcService], amqp_uri, tmp_path)
+    cleanup(calc.stop)
+    # The 20 expired requests died in the queue: the first new call is answered.
+    wait_for(lambda: requests.get(front.base_url + "/ready", timeout=TIMEOUT).ok, 10, "ready")
+    started = time.monotonic()
+    assert requests.get(front.base_url + "/sum?numbers=2", timeout=TIMEOUT).json()["result"] == 2
+    assert time.monotonic() - started < 0.3

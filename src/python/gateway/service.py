@@ -7,6 +7,7 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from gateway.inputs import logs_limit, numbers_from_body, numbers_from_query
+from gateway.openapi import openapi_document
 from shared.config import Settings, SettingsProvider
 from shared.errors import ServiceError
 from shared.event_publisher import ConfirmedEvents
@@ -39,7 +40,7 @@ class GatewayService:
     @json_http("POST", "/sum")
     def sum_from_body(self, request: Request) -> dict[str, Any]:
         """``POST /sum`` with ``{"numbers": [1, 2, 3]}``"""
-        body = read_json(request, self.settings.max_body_bytes)
+        body = read_json(request, self.settings.max_body_bytes, self.settings.http_timeout)
         return self._sum(numbers_from_body(body, self.settings.max_numbers))
 
     def _sum(self, numbers: list[Number]) -> dict[str, Any]:
@@ -55,6 +56,11 @@ class GatewayService:
         """``GET /logs?limit=20``: the newest log entries, newest first."""
         limit = logs_limit(request.args, MAX_LOGS_LIMIT)
         return {"entries": self.log.recent(limit=limit)}
+
+    @json_http("GET", "/openapi.json")
+    def openapi(self, request: Request) -> dict[str, Any]:
+        """This API as an OpenAPI 3 document."""
+        return openapi_document(self.settings)
 
     @json_http("GET", "/health")
     def health(self, request: Request) -> dict[str, Any]:

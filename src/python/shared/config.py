@@ -31,7 +31,7 @@ class Settings:
     confirm_timeout: float = 5.0
     max_numbers: int = 10_000
     max_body_bytes: int = 1_048_576
-    http_socket_timeout: float = 30.0
+    http_timeout: float = 30.0
     log_store_path: str = "log-store.sqlite3"
     log_level: str = "INFO"
     max_workers: int = 32
@@ -57,7 +57,7 @@ class Settings:
             "confirm_timeout",
             "max_numbers",
             "max_body_bytes",
-            "http_socket_timeout",
+            "http_timeout",
             "max_workers",
         )
         for name in positive:

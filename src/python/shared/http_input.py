@@ -14,6 +14,7 @@ import json
 import socket
 from typing import Any
 
+import eventlet
 from werkzeug.wrappers import Request
 
 from shared.web import HttpError
@@ -23,11 +24,15 @@ from shared.web import HttpError
 _CLOSE = [("Connection", "close")]
 
 
-def read_json(request: Request, max_bytes: int) -> Any:
-    """Parse the request body as JSON, or raise the `HttpError` that says why not."""
+def read_json(request: Request, max_bytes: int, timeout: float) -> Any:
+    """Parse the request body as JSON, or raise the `HttpError` that says why not.
+
+    The whole body must arrive within `timeout` seconds: a per-read socket timeout
+    alone would let a client that drips a byte at a time hold the request forever.
+    """
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
         raise HttpError(415, "unsupported_media_type", "send the body as application/json")
-    raw = _read_body(request, max_bytes)
+    raw = _read_body(request, max_bytes, timeout)
     if not raw:
         raise HttpError(400, "invalid_json", "the request body is empty")
     try:
@@ -38,27 +43,42 @@ def read_json(request: Request, max_bytes: int) -> Any:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise HttpError(400, "invalid_json", "the JSON document is nested too deeply") from None
-    except ValueError as exc:
-        # JSONDecodeError, our own rejections, and ints past Python's digit limit.
+    except json.JSONDecodeError as exc:
         raise HttpError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    except ValueError as exc:
+        # Our own rejections, and integers past Python's digit limit (CVE-2020-10735).
+        reason = "an integer has too many digits" if "digits" in str(exc) else str(exc)
+        raise HttpError(400, "invalid_json", f"the body is not valid JSON: {reason}") from None
 
 
-def _read_body(request: Request, max_bytes: int) -> bytes:
+def _read_body(request: Request, max_bytes: int, timeout: float) -> bytes:
     stream = request.environ["wsgi.input"]
     length = request.content_length
     try:
-        if length is not None:
-            return bytes(stream.read(length))
-        body = stream.read(max_bytes + 1)
-    except socket.timeout:
+        with eventlet.Timeout(timeout, TimeoutError):
+            body = _read_up_to(stream, length if length is not None else max_bytes + 1)
+    except (TimeoutError, socket.timeout):
         raise HttpError(
-            408, "request_timeout", "the request body arrived too slowly", _CLOSE
+            408, "request_timeout", f"the request body did not arrive within {timeout:g}s", _CLOSE
         ) from None
     if len(body) > max_bytes:
         raise HttpError(
             413, "payload_too_large", f"request bodies are limited to {max_bytes} bytes", _CLOSE
         )
-    return bytes(body)
+    return body
+
+
+def _read_up_to(stream: Any, size: int) -> bytes:
+    """Read `size` bytes, or until the body ends (a chunked read returns a chunk at a time)."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        part = stream.read(remaining)
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
 
 
 def _reject_constant(name: str) -> Any:

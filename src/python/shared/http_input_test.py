@@ -14,13 +14,13 @@ def request(body: bytes, content_type: str = "application/json") -> Request:
 
 def refusal(body: bytes, content_type: str = "application/json", limit: int = 1000) -> HttpError:
     with pytest.raises(HttpError) as caught:
-        read_json(request(body, content_type), limit)
+        read_json(request(body, content_type), limit, timeout=5)
     return caught.value
 
 
 def test_a_json_body_is_parsed() -> None:
-    assert read_json(request(b'{"numbers": [1, 2.5]}'), 1000) == {"numbers": [1, 2.5]}
-    assert read_json(request(b"[1]", "application/vnd.api+json"), 1000) == [1]
+    assert read_json(request(b'{"numbers": [1, 2.5]}'), 1000, timeout=5) == {"numbers": [1, 2.5]}
+    assert read_json(request(b"[1]", "application/vnd.api+json"), 1000, timeout=5) == [1]
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,7 @@ def test_a_json_body_is_parsed() -> None:
         (b'{"numbers": [1], "numbers": [2]}', "duplicate key 'numbers'"),
         (b'{"numbers": [1]}\xff', "not valid UTF-8"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-        (b'{"numbers": [' + b"9" * 5000 + b"]}", "not valid JSON"),
+        (b'{"numbers": [' + b"9" * 5000 + b"]}", "an integer has too many digits"),
     ],
 )
 def test_malformed_json_is_a_400_that_says_why(body: bytes, reason: str) -> None:

@@ -17,7 +17,7 @@ import logging
 from typing import Any, Callable, Iterable
 
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
+from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Request, Response
 
@@ -32,6 +32,7 @@ from shared.errors import (
     ServiceError,
     ServiceUnavailable,
 )
+from shared.http_protocol import JsonErrorsProtocol
 from shared.request_id import REQUEST_ID_KEY, accept_request_id, bind_request_id
 
 _log = logging.getLogger(__name__)
@@ -137,12 +138,20 @@ class JsonWebServer(WebServer):
         return JsonWsgiApp(self)
 
     def get_wsgi_server(
-        self, sock: Any, wsgi_app: Any, protocol: Any = HttpOnlyProtocol, debug: bool = False
+        self, sock: Any, wsgi_app: Any, protocol: Any = JsonErrorsProtocol, debug: bool = False
     ) -> Any:
         server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
         # A client that stalls mid-request holds a green thread only this long.
-        server.socket_timeout = self.settings.http_socket_timeout
+        server.socket_timeout = self.settings.http_timeout
         return server
+
+    def process_request(self, sock: Any, address: Any) -> None:
+        # Each connection runs in a thread Nameko manages, and a managed thread that
+        # raises stops the whole service: one client's broken connection must not.
+        try:
+            super().process_request(sock, address)
+        except Exception:
+            _log.warning("connection from %s failed", address[0], exc_info=True)
 
     def context_data_from_headers(self, request: Request) -> dict[str, Any]:
         return {REQUEST_ID_KEY: request.environ[_ENVIRON_REQUEST_ID]}
