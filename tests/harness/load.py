@@ -12,7 +12,8 @@ import requests
 
 @dataclass
 class LoadResult:
-    """What each request of a load run came to: an HTTP status or an exception name."""
+    """What each request of a load run came to: ``200``, ``"503 <error code>"``, or the
+    name of the exception the client raised."""
 
     outcomes: Counter[str] = field(default_factory=Counter)
     request_ids: list[str] = field(default_factory=list)
@@ -59,6 +60,8 @@ class SteadyLoad:
                     timeout=self._timeout,
                 )
                 outcome = str(response.status_code)
+                if response.status_code != 200:
+                    outcome += " " + response.json()["error"]["code"]
             except requests.RequestException as exc:
                 outcome = type(exc).__name__
                 session = requests.Session()

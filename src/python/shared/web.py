@@ -16,6 +16,7 @@ import json
 import logging
 from typing import Any, Callable, Iterable
 
+from eventlet import greenio, wsgi
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -107,6 +108,13 @@ class JsonWsgiApp(WsgiApp):
         return response(environ, start_with_request_id)
 
     def _respond(self, environ: dict[str, Any]) -> Response:
+        if self.server.draining:
+            return error_response(
+                503,
+                "shutting_down",
+                "this instance is shutting down; retry",
+                [("Connection", "close"), ("Retry-After", "1")],
+            )
         request = Request(environ, shallow=True)
         if request.content_length is not None and request.content_length > self.max_body_bytes:
             # Refuse from the header alone; closing the connection spares the
@@ -128,7 +136,18 @@ class JsonWsgiApp(WsgiApp):
 
 
 class JsonWebServer(WebServer):
-    """Nameko's web server with the JSON app and a bound on slow clients."""
+    """Nameko's web server with the JSON app, bounds on slow clients, and a clean drain.
+
+    When the service stops it refuses new requests with a 503 ``shutting_down``
+    (``Connection: close``), closes idle keep-alive connections, and lets the requests
+    it had accepted finish.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.draining = False
+        # eventlet's per-connection state: [address, socket, idle | request | close]
+        self._connections: dict[int, list[Any]] = {}
 
     def setup(self) -> None:
         self.settings = Settings.from_config(self.container.config)
@@ -146,12 +165,30 @@ class JsonWebServer(WebServer):
         return server
 
     def process_request(self, sock: Any, address: Any) -> None:
+        state = [address, sock, wsgi.STATE_IDLE]
+        self._connections[id(state)] = state
         # Each connection runs in a thread Nameko manages, and a managed thread that
         # raises stops the whole service: one client's broken connection must not.
         try:
-            super().process_request(sock, address)
+            self._serv.process_request(state)
         except Exception:
             _log.warning("connection from %s failed", address[0], exc_info=True)
+        finally:
+            self._connections.pop(id(state), None)
+
+    def drain(self) -> None:
+        """Take no new requests: refuse them, and close idle keep-alive connections.
+
+        Called when the service's entrypoints stop, which is before its workers finish
+        and its dependencies (the broker link among them) stop. Nameko stops this shared
+        server only after those, so draining here would be too late.
+        """
+        self.draining = True
+        for state in list(self._connections.values()):
+            idle = state[2] == wsgi.STATE_IDLE
+            state[2] = wsgi.STATE_CLOSE  # close once the current response is sent
+            if idle:
+                greenio.shutdown_safe(state[1])
 
     def context_data_from_headers(self, request: Request) -> dict[str, Any]:
         return {REQUEST_ID_KEY: request.environ[_ENVIRON_REQUEST_ID]}
@@ -166,6 +203,10 @@ class JsonHttp(HttpRequestHandler):
         # Client errors are expected: Nameko logs them briefly, not as crashes.
         kwargs.setdefault("expected_exceptions", (HttpError, ServiceError))
         super().__init__(method, url, **kwargs)
+
+    def stop(self) -> None:
+        self.server.drain()
+        super().stop()
 
     def response_from_result(self, result: Any) -> Response:
         if isinstance(result, Response):
