@@ -216,6 +216,12 @@ class PrivateNode(_VhostPool):
             log = (self.dir / "server.out").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"RabbitMQ exited during start:\n{log}")
 
+    @property
+    def process_group(self) -> int:
+        """The node's process group (it runs in a session of its own)."""
+        assert self._process is not None, "the node is not running"
+        return self._process.pid
+
     def _exited(self) -> bool:
         return self._process is None or self._process.poll() is not None
 

@@ -1,0 +1,110 @@
+"""The processes a benchmark measures, and what they cost: CPU seconds and memory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_megabytes(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def beam_pid(process_group: int) -> int:
+    """The Erlang VM of a RabbitMQ node started in its own process group."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            if name.startswith("beam") and int(fields[2]) == process_group:
+                return int(entry.name)
+    raise LookupError("no beam process in the broker's process group")
+
+
+@dataclass
+class Measured:
+    """Named processes whose CPU time is read before and after each load run."""
+
+    pids: dict[str, int] = field(default_factory=dict)
+
+    def snapshot(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def rss(self) -> dict[str, float]:
+        return {name: rss_megabytes(pid) for name, pid in self.pids.items()}
+
+
+class Service:
+    """A service as a child process, its output kept in a file."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], workdir: Path) -> None:
+        self.name = name
+        self.started_at = time.monotonic()
+        with open(workdir / f"{name}.out", "wb") as output:
+            self.process = subprocess.Popen(
+                command,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def pex_command(pex_dir: Path, service: str) -> list[str]:
+    return [sys.executable, str(pex_dir / f"src.python.{service}" / f"{service}.pex")]
+
+
+def wait_ready(base_url: str, timeout: float = 60) -> float:
+    """Seconds until ``/ready`` answers 200 (from now)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if requests.get(base_url + "/ready", timeout=1).status_code == 200:
+                return time.monotonic() - started
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.01)
+    raise TimeoutError(f"{base_url} not ready after {timeout}s")
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    """Until `url` answers 200 (the naive gateway has no /ready)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer 200 after {timeout}s")

@@ -1,0 +1,281 @@
+"""The benchmark: the packaged services under wrk, against naive Nameko and raw AMQP.
+
+    benchmarks/run              # 3 runs of 10 s per configuration (about 5 minutes)
+    benchmarks/run --smoke      # a few seconds, to check that it still works
+
+It starts a private RabbitMQ node, then measures, one after another:
+
+1. this project: the three service PEXes as separate processes with production
+   settings; ``GET /sum`` and ``POST /sum`` at 1 and at 32 connections; CPU seconds
+   per 1,000 requests for each process and the broker; resident memory afterwards;
+   seconds from start to ``/ready``; and whether the log holds one entry per answer;
+2. naive Nameko: the same services written the default way (``bench.naive``);
+3. the raw AMQP round-trip ceiling (``bench/probe``).
+
+Results go to ``OUT/results.json`` and ``OUT/results.png``; the previous JSON there is
+compared with. Nothing here is a test: it prints numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.http_load import LoadRun, run_load
+from bench.processes import Measured, Service, beam_pid, pex_command, wait_http, wait_ready
+from bench.report import load_previous, plot, print_table, write_json
+from harness.rabbit import PrivateNode, has_consumer
+from harness.waiting import free_port, wait_for
+
+SERVICES = ("calc", "log", "gateway")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="seconds, not minutes")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
+    parser.add_argument("--runs", type=int, default=3, help="runs per configuration")
+    parser.add_argument("--pex-dir", type=Path, default=Path("dist"), help="where the PEXes are")
+    parser.add_argument("--out", type=Path, default=Path("dist/benchmark"))
+    args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.runs = 1.0, 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    previous = load_previous(args.out / "results.json")
+
+    node = PrivateNode()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        node.start()
+        broker = beam_pid(node.process_group)
+        results: dict[str, Any] = {
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "seconds_per_run": args.seconds,
+            "runs": args.runs,
+            "configurations": [],
+        }
+        measure_project(args, node.vhost_uri(), broker, workdir, results)
+        measure_naive(args, node.vhost_uri(), broker, workdir, results)
+        measure_probe(args, node.vhost_uri(), workdir, results)
+        summarize(results)
+    finally:
+        node.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    write_json(results, args.out / "results.json")
+    plot(results, args.out / "results.png")
+    print_table(results, previous)
+    print(f"\nwrote {args.out / 'results.json'} and {args.out / 'results.png'}")
+
+
+@dataclass
+class Answered:
+    """Answers counted by the load generator. wrk stops with up to one request in flight
+    per connection, which the service answers (and logs) but wrk does not count."""
+
+    counted: int = 0
+    uncounted_at_most: int = 0
+
+    def add(self, run: LoadRun, connections: int) -> None:
+        self.counted += run.requests - run.errors
+        self.uncounted_at_most += connections
+
+
+def measure(
+    results: dict[str, Any],
+    name: str,
+    base_url: str,
+    measured: Measured,
+    args: argparse.Namespace,
+    endpoints: tuple[str, ...],
+    answered: Answered,
+) -> None:
+    """Run each endpoint at 1 and 32 connections, `args.runs` times each."""
+    for endpoint in endpoints:
+        method, path = endpoint.split()
+        url = base_url + path + ("?numbers=1,2,3" if method == "GET" else "")
+        for connections in (1, 32):
+            runs: list[LoadRun] = []
+            before = measured.snapshot()
+            for _ in range(args.runs):
+                runs.append(run_load(url, method, connections, args.seconds))
+            after = measured.snapshot()
+            total = sum(run.requests for run in runs)
+            errors = sum(run.errors for run in runs)
+            for run in runs:
+                answered.add(run, connections)
+            results["configurations"].append({
+                "name": name,
+                "endpoint": endpoint,
+                "connections": connections,
+                "runs": [vars(run) for run in runs],
+                "median": {
+                    key: statistics.median(getattr(run, key) for run in runs)
+                    for key in ("requests_per_second", "p50_ms", "p99_ms")
+                },
+                "errors": errors,
+                "cpu_per_1000": {
+                    process: round((after[process] - before[process]) * 1000 / max(total, 1), 3)
+                    for process in measured.pids
+                },
+            })  # fmt: skip
+
+
+def warm_up(url: str, seconds: float, answered: Answered) -> None:
+    answered.add(run_load(url, "GET", 32, seconds), 32)
+
+
+def measure_project(
+    args: argparse.Namespace, uri: str, broker: int, workdir: Path, results: dict[str, Any]
+) -> None:
+    port = free_port()
+    store = workdir / "project" / "log.sqlite3"
+    env = {
+        "AMQP_URI": uri,
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        "LOG_STORE_PATH": str(store),
+        "PEX_ROOT": str(Path.home() / ".pex"),
+    }
+    base_url = f"http://127.0.0.1:{port}"
+    started = {s: Service(s, pex_command(args.pex_dir, s), env, workdir) for s in SERVICES}
+    try:
+        # The first start unpacks each PEX into a venv; time a restart, as deployed.
+        wait_ready(base_url)
+        started["gateway"].stop()
+        started["gateway"] = Service("gateway", pex_command(args.pex_dir, "gateway"), env, workdir)
+        results["ready_seconds"] = round(wait_ready(base_url), 3)
+        answered = Answered()
+        warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), answered)
+        measured = Measured({s: p.process.pid for s, p in started.items()} | {"rabbitmq": broker})
+        endpoints = ("GET /sum", "POST /sum")
+        measure(results, "project", base_url, measured, args, endpoints, answered)
+        results["rss_mb"] = {k: round(v, 1) for k, v in measured.rss().items() if k != "rabbitmq"}
+        results["log_check"] = await_count(lambda: count_rows(store), answered)
+    finally:
+        for service in started.values():
+            service.stop()
+
+
+def measure_naive(
+    args: argparse.Namespace, uri: str, broker: int, workdir: Path, results: dict[str, Any]
+) -> None:
+    port = free_port()
+    store = workdir / "naive-log.jsonl"
+    config = workdir / "naive.yaml"
+    config.write_text(json.dumps({"AMQP_URI": uri, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}))
+    env = {"NAIVE_LOG_PATH": str(store), "PEX_ROOT": str(Path.home() / ".pex")}
+    naive = [sys.executable, str(args.pex_dir / "benchmarks" / "naive.pex"), "run", "--config"]
+    started = {
+        name: Service(f"naive-{name}", [*naive, str(config), f"bench.naive:{cls}"], env, workdir)
+        for name, cls in (("calc", "NaiveCalc"), ("log", "NaiveLog"), ("gateway", "NaiveGateway"))
+    }
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        # Naive Nameko drops events published before log's queue exists: wait for it.
+        wait_for(lambda: has_consumer(uri, "evt-gateway-sum_computed--log.record"), 60, "log")
+        wait_for(lambda: has_consumer(uri, "rpc-calc"), 60, "calc")
+        wait_http(base_url + "/sum?numbers=1")
+        answered = Answered(counted=1)
+        warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), answered)
+        measured = Measured({s: p.process.pid for s, p in started.items()} | {"rabbitmq": broker})
+        measure(results, "naive", base_url, measured, args, ("GET /sum",), answered)
+        results["naive_log_check"] = await_count(lambda: count_lines(store), answered)
+    finally:
+        for service in started.values():
+            service.stop()
+
+
+def measure_probe(
+    args: argparse.Namespace, uri: str, workdir: Path, results: dict[str, Any]
+) -> None:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        results["probe"] = {"skipped": "Node.js and npm are needed for the AMQP probe"}
+        return
+    probe_dir = workdir / "probe"
+    probe_dir.mkdir()
+    source = importlib.resources.files("bench") / "probe"
+    for name in ("package.json", "package-lock.json", "probe.js"):
+        (probe_dir / name).write_bytes((source / name).read_bytes())
+    subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=probe_dir, check=True)
+    server = subprocess.Popen(["node", "probe.js", "serve", uri], cwd=probe_dir,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        runs = [
+            json.loads(subprocess.run(
+                ["node", "probe.js", "run", uri, str(args.seconds), "32"],
+                cwd=probe_dir, capture_output=True, text=True, check=True,
+            ).stdout)
+            for _ in range(args.runs)
+        ]  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait()
+    results["probe"] = {
+        "client": "amqplib on Node.js, direct reply-to, 32 in flight",
+        "runs": runs,
+        "median": {key: statistics.median(r[key] for r in runs) for key in runs[0]},
+    }
+
+
+def count_rows(store: Path) -> int:
+    if not store.exists():
+        return 0
+    with sqlite3.connect(store) as db:
+        (rows,) = db.execute("SELECT COUNT(*) FROM entries").fetchone()
+    return int(rows)
+
+
+def count_lines(store: Path) -> int:
+    return len(store.read_text().splitlines()) if store.exists() else 0
+
+
+def await_count(
+    count: Callable[[], int], answered: Answered, timeout: float = 120
+) -> dict[str, Any]:
+    """Wait for the log to catch up with the answers; check it holds one entry per answer.
+
+    Exact up to the requests wrk abandons when it stops: at least every counted answer,
+    at most one more per connection and run.
+    """
+    deadline = time.monotonic() + timeout
+    while count() < answered.counted and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)  # let the uncounted stragglers land, so an excess would show
+    stored = count()
+    ok = answered.counted <= stored <= answered.counted + answered.uncounted_at_most
+    return {"answered": answered.counted, "stored": stored, "ok": ok}
+
+
+def summarize(results: dict[str, Any]) -> None:
+    def median_rps(name: str, endpoint: str, connections: int) -> float | None:
+        for c in results["configurations"]:
+            if (c["name"], c["endpoint"], c["connections"]) == (name, endpoint, connections):
+                return float(c["median"]["requests_per_second"])
+        return None
+
+    project = median_rps("project", "GET /sum", 32)
+    naive = median_rps("naive", "GET /sum", 32)
+    ceiling = results.get("probe", {}).get("median", {}).get("requests_per_second")
+    summary: dict[str, Any] = {}
+    if project and naive:
+        summary["project / naive Nameko, GET /sum c=32"] = round(project / naive, 2)
+    if project and ceiling:
+        summary["project / raw AMQP ceiling, GET /sum c=32"] = round(project / ceiling, 3)
+    summary["seconds from start to /ready"] = results.get("ready_seconds")
+    summary["resident MB after the run"] = results.get("rss_mb")
+    summary["log holds one entry per answer"] = results.get("log_check")
+    results["summary"] = summary

@@ -1,0 +1,45 @@
+"""`benchmarks/run --smoke`: every configuration measured, results written, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path) -> None:
+    if shutil.which("rabbitmq-server") is None and not Path("/usr/lib/rabbitmq/bin").exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the benchmark smoke test: install rabbitmq-server")
+        pytest.skip("the benchmark needs rabbitmq-server (apt-get install rabbitmq-server)")
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "benchmarks/bench.pex", "--smoke", "--pex-dir", ".", "--out", str(out)],
+        capture_output=True, text=True, timeout=500,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    results = json.loads((out / "results.json").read_text())
+    measured = {(c["name"], c["endpoint"], c["connections"]) for c in results["configurations"]}
+    assert measured == {
+        ("project", "GET /sum", 1), ("project", "GET /sum", 32),
+        ("project", "POST /sum", 1), ("project", "POST /sum", 32),
+        ("naive", "GET /sum", 1), ("naive", "GET /sum", 32),
+    }  # fmt: skip
+    for configuration in results["configurations"]:
+        assert configuration["median"]["requests_per_second"] > 0
+        assert configuration["errors"] == 0, configuration
+        assert set(configuration["cpu_per_1000"]) == {"calc", "log", "gateway", "rabbitmq"}
+    assert results["log_check"]["ok"], results["log_check"]
+    assert 0 < results["ready_seconds"] < 30
+    assert set(results["rss_mb"]) == {"calc", "log", "gateway"}
+    if shutil.which("node"):
+        assert results["probe"]["median"]["requests_per_second"] > 0
+    assert (out / "results.png").read_bytes().startswith(b"\x89PNG")
+    assert "CPU s per 1000 requests" in run.stdout
