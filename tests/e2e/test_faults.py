@@ -156,6 +156,9 @@ def test_a_log_crash_mid_batch_loses_nothing_and_duplicates_nothing(
     log.kill()
     assert recorded_at_crash < 3000
 
-    stack.start("log")
-    wait_for(lambda: store.count() == 3000, 60, "the whole backlog recorded")
+    restarted = stack.start("log")
+    try:
+        wait_for(lambda: store.count() == 3000, 60, "the whole backlog recorded")
+    except TimeoutError:
+        raise AssertionError(f"{store.count()} of 3000 stored\n{restarted.output()[-3000:]}")
     assert sorted(logged_request_ids(store)) == sorted(result.request_ids)

@@ -57,9 +57,10 @@ class RunningServices:
         wait_for(ready, timeout, "the gateway to be ready")
 
     def wait_until_linked(self, timeout: float = 15) -> None:
-        """Wait until the gateway's broker link is connected."""
-        link = self.extension("gateway", SharedAmqpLink)
-        wait_for(lambda: link.link is not None and link.link.connected, timeout, "the link")
+        """Wait until every service's broker link is up (its queues declared and consumed)."""
+        for container in self.runner.containers:
+            link = self.extension(container.service_name, SharedAmqpLink).link
+            wait_for(lambda: link.connected, timeout, f"{container.service_name}'s broker link")
 
     def stop(self, timeout: float = 15) -> None:
         """Stop gracefully; kill whatever has not stopped within `timeout` seconds."""
@@ -71,9 +72,17 @@ class RunningServices:
 
 
 def start_services(
-    service_classes: list[type], amqp_uri: str, workdir: Path, **settings: Any
+    service_classes: list[type],
+    amqp_uri: str,
+    workdir: Path,
+    linked: bool = True,
+    **settings: Any,
 ) -> RunningServices:
-    """Start `service_classes` in one runner against `amqp_uri`; the caller stops it."""
+    """Start `service_classes` in one runner against `amqp_uri`; the caller stops it.
+
+    Services connect to the broker in the background; unless `linked` is False this
+    waits until all of them are connected and consuming.
+    """
     values = {
         "amqp_uri": amqp_uri,
         "web_server_address": f"127.0.0.1:{free_port()}",
@@ -85,4 +94,7 @@ def start_services(
     for service_class in service_classes:
         runner.add_service(service_class)
     runner.start()
-    return RunningServices(runner, resolved)
+    services = RunningServices(runner, resolved)
+    if linked:
+        services.wait_until_linked()
+    return services

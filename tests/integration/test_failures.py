@@ -69,7 +69,7 @@ def test_an_unreachable_broker_is_a_fast_503_and_not_ready(
     tmp_path: Path, cleanup: Cleanup
 ) -> None:
     nowhere = uri_with_port("amqp://guest:guest@127.0.0.1/", free_port())
-    services = start_services([GatewayService], nowhere, tmp_path)
+    services = start_services([GatewayService], nowhere, tmp_path, linked=False)
     cleanup(services.stop)
 
     assert requests.get(services.base_url + "/health", timeout=TIMEOUT).status_code == 200

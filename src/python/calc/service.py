@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from nameko.rpc import rpc
-
 from calc.summing import exact_sum
 from shared import health
 from shared.config import Settings, SettingsProvider
 from shared.errors import InvalidNumbers, ResultOutOfRange
 from shared.numbers import Number, validate_numbers
 from shared.request_id import RequestContext
+from shared.rpc_server import rpc
 
 _log = logging.getLogger(__name__)
 

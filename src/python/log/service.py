@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nameko.events import SERVICE_POOL, event_handler
-from nameko.rpc import rpc
-
 from log.store import EntryStore, EntryStoreProvider, LogEntry
 from shared import health
 from shared.errors import InvalidArgument
+from shared.event_handler import event_handler
 from shared.events import SUM_COMPUTED, InvalidEvent, SumComputed
 from shared.request_id import RequestContext
+from shared.rpc_server import rpc
 
 _log = logging.getLogger(__name__)
 
@@ -27,13 +26,7 @@ class LogService(health.Pingable):
     store: EntryStore = EntryStoreProvider()
     request_id: str | None = RequestContext()
 
-    @event_handler(
-        SUM_COMPUTED.source,
-        SUM_COMPUTED.event_type,
-        handler_type=SERVICE_POOL,
-        reliable_delivery=True,
-        requeue_on_error=True,
-    )
+    @event_handler(SUM_COMPUTED.source, SUM_COMPUTED.event_type, requeue_on_error=True)
     def record_sum(self, payload: Any) -> None:
         """Store the event, then print it; the event is acked only after both.
 

@@ -4,6 +4,11 @@ SQLite in WAL mode with ``synchronous=FULL``: a commit is on disk when `append`
 returns, so acknowledging the event afterwards cannot lose it, even to a power cut.
 Each event id is unique, so a redelivered event (the broker's at-least-once
 guarantee) is stored once.
+
+A commit costs an ``fsync``, so appends are grouped: every append that arrives while a
+commit is running joins the next one, and each caller returns when the commit holding
+its entry is on disk. Commits run on a worker thread, so the service's event loop keeps
+consuming and acknowledging meanwhile.
 """
 
 from __future__ import annotations
@@ -12,12 +17,18 @@ import json
 import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
+import eventlet
+from eventlet import tpool
+from eventlet.event import Event
+from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
 
 from shared.config import Settings
 from shared.events import SumComputed
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -56,51 +67,102 @@ class LogEntry:
 
 
 class EntryStore:
-    """Appends entries and reads the newest ones back."""
+    """Appends entries (grouped into shared commits) and reads the newest ones back."""
 
     def __init__(self, path: str) -> None:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # Green threads share the one OS thread; each statement runs to completion.
+        # Used from worker threads, one at a time (`_serial`).
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute(_SCHEMA)
+        self._serial = Semaphore()
+        self._waiting: list[tuple[LogEntry, Event]] = []
+        self._committing = False
 
     def append(self, entry: LogEntry) -> bool:
-        """Store `entry`; False if an entry with its event id is already stored."""
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO entries (event_id, time, source, request_id, payload)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (
-                entry.event_id,
-                entry.time,
-                entry.source,
-                entry.request_id,
-                json.dumps(entry.payload, separators=(",", ":")),
-            ),
-        )
-        return cursor.rowcount == 1
+        """Store `entry` durably; False if an entry with its event id is already stored."""
+        stored = Event()
+        self._waiting.append((entry, stored))
+        if not self._committing:
+            self._committing = True
+            eventlet.spawn_n(self._commit_waiting)
+        inserted: bool = stored.wait()
+        return inserted
+
+    def _commit_waiting(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    inserted = self._on_thread(_insert, self._db, [entry for entry, _ in batch])
+                except Exception as exc:  # each caller learns its entry was not stored
+                    for _, stored in batch:
+                        stored.send_exception(exc)
+                else:
+                    for (_, stored), was_new in zip(batch, inserted):
+                        stored.send(was_new)
+        finally:
+            self._committing = False
 
     def recent(self, limit: int) -> list[LogEntry]:
         """The newest `limit` entries, newest first."""
-        rows = self._db.execute(
-            "SELECT event_id, time, source, request_id, payload FROM entries"
-            " ORDER BY seq DESC LIMIT ?",
-            (limit,),
-        )
+        rows = self._on_thread(_select_recent, self._db, limit)
         return [
             LogEntry(event_id, time, source, request_id, json.loads(payload))
             for event_id, time, source, request_id, payload in rows
         ]
 
     def count(self) -> int:
-        (total,) = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()
+        (total,) = self._on_thread(
+            lambda db: db.execute("SELECT COUNT(*) FROM entries").fetchone(), self._db
+        )
         return int(total)
 
     def close(self) -> None:
-        self._db.close()
+        with self._serial:
+            self._db.close()
+
+    def _on_thread(self, function: Callable[..., T], *args: Any) -> T:
+        with self._serial:
+            result: T = tpool.execute(function, *args)
+            return result
+
+
+def _insert(db: sqlite3.Connection, entries: list[LogEntry]) -> list[bool]:
+    """One transaction, one fsync, for all of `entries`; which of them were new."""
+    db.execute("BEGIN")
+    try:
+        inserted = [
+            db.execute(
+                "INSERT OR IGNORE INTO entries (event_id, time, source, request_id, payload)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    entry.event_id,
+                    entry.time,
+                    entry.source,
+                    entry.request_id,
+                    json.dumps(entry.payload, separators=(",", ":")),
+                ),
+            ).rowcount
+            == 1
+            for entry in entries
+        ]
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return inserted
+
+
+def _select_recent(db: sqlite3.Connection, limit: int) -> list[tuple[str, str, str, str, str]]:
+    return db.execute(
+        "SELECT event_id, time, source, request_id, payload FROM entries"
+        " ORDER BY seq DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
 
 
 class EntryStoreProvider(DependencyProvider):

@@ -34,6 +34,7 @@ from kombu import Connection
 from nameko.extensions import SharedExtension
 from nameko.utils import sanitize_url
 
+from shared.amqp_transport import BufferedIO
 from shared.config import Settings
 from shared.errors import BrokerUnavailable
 
@@ -162,17 +163,20 @@ class AmqpLink:
         exchange: str,
         routing_key: str,
         on_sent: Callable[[], None] = lambda: None,
+        mandatory: bool = True,
     ) -> None:
-        """Publish `message` as ``mandatory`` on `channel`, or raise `BrokerUnavailable`.
+        """Publish `message` on `channel`, or raise `BrokerUnavailable`.
 
-        `on_sent` runs under the write lock right after the publish, so sessions can
-        count publishes in the order the broker sees them.
+        ``mandatory`` (the default) has the broker return a message no queue takes; the
+        channel must then have a ``basic_return`` handler. `on_sent` runs under the
+        write lock right after the publish, so sessions can count publishes in the
+        order the broker sees them.
         """
         if channel is None:
             raise BrokerUnavailable("the message broker is not reachable")
         with self.writing():
             channel.basic_publish(
-                message, exchange=exchange, routing_key=routing_key, mandatory=True
+                message, exchange=exchange, routing_key=routing_key, mandatory=mandatory
             )
             on_sent()
 
@@ -217,6 +221,7 @@ class AmqpLink:
         )
         connection.connect()
         raw: amqp.Connection = connection.connection
+        BufferedIO(raw, on_error=lambda exc: self._abandon(raw))
         return raw
 
     def _serve(self, connection: amqp.Connection) -> None:

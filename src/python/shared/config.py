@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ class Settings:
     http_timeout: float = 30.0
     log_store_path: str = "log-store.sqlite3"
     log_level: str = "INFO"
+    access_log: bool = False
     max_workers: int = 32
     heartbeat: int = 30
 
@@ -94,15 +95,24 @@ def config_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     return settings.to_config()
 
 
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    return words[str(raw).strip().lower()]
+
+
+_KINDS: dict[str, Callable[[Any], Any]] = {"str": str, "int": int, "float": float, "bool": _boolean}
+
+
 def _coerce(key: str, raw: Any, type_name: Any) -> Any:
-    kinds = {"str": str, "int": int, "float": float}
-    kind = kinds[str(type_name)]
+    kind = str(type_name)
     try:
-        if kind is int and isinstance(raw, float):
+        if kind == "int" and isinstance(raw, (float, bool)):
             raise ValueError(raw)
-        return kind(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}={raw!r} is not a valid {kind.__name__}") from None
+        return _KINDS[kind](raw)
+    except (TypeError, ValueError, KeyError):
+        raise ConfigError(f"{key}={raw!r} is not a valid {kind}") from None
 
 
 class SettingsProvider(DependencyProvider):

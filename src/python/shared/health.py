@@ -12,13 +12,14 @@ from __future__ import annotations
 import urllib.request
 
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
-from nameko.rpc import get_rpc_exchange, rpc
+from nameko.rpc import get_rpc_exchange
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import parse_address
 
 from shared.amqp_link import AmqpLink
 from shared.config import Settings
 from shared.rpc_client import RpcSession
+from shared.rpc_server import rpc
 
 CHECK_TIMEOUT = 3.0
 

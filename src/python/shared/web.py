@@ -162,6 +162,8 @@ class JsonWebServer(WebServer):
         server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
         # A client that stalls mid-request holds a green thread only this long.
         server.socket_timeout = self.settings.http_timeout
+        # One line per request costs more than the rest of a 404: opt in with ACCESS_LOG.
+        server.log_output = self.settings.access_log
         return server
 
     def process_request(self, sock: Any, address: Any) -> None:
@@ -203,10 +205,20 @@ class JsonHttp(HttpRequestHandler):
         # Client errors are expected: Nameko logs them briefly, not as crashes.
         kwargs.setdefault("expected_exceptions", (HttpError, ServiceError))
         super().__init__(method, url, **kwargs)
+        self._checked_signatures: set[frozenset[str]] = set()
 
     def stop(self) -> None:
         self.server.drain()
         super().stop()
+
+    def check_signature(self, args: Any, kwargs: Any) -> None:
+        # Nameko checks every call against the method's signature with
+        # inspect.getcallargs. A route always passes the same arguments (the request
+        # and its path values), so one check per set of names is enough.
+        names = frozenset(kwargs)
+        if names not in self._checked_signatures:
+            super().check_signature(args, kwargs)
+            self._checked_signatures.add(names)
 
     def response_from_result(self, result: Any) -> Response:
         if isinstance(result, Response):

@@ -1,0 +1,95 @@
+"""Consuming a queue over the process's `AmqpLink`, with acks after the work is done.
+
+A `QueueSubscription` declares its queue (and whatever the queue needs) on every fresh
+connection, subscribes with a prefetch equal to the worker pool, and hands each message
+to a callback on a new green thread (the link's reader must never wait on a full worker
+pool). The callback's owner acks or rejects the message when its work is done, through
+the link's buffered writes. After a reconnect, messages of the old connection are not
+acked: the broker has already put them back in the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Callable
+
+import amqp
+
+from shared.amqp_link import AmqpLink
+from shared.errors import BrokerUnavailable
+
+_log = logging.getLogger(__name__)
+
+
+class QueueSubscription:
+    """One queue consumed on the link (a `LinkSession`)."""
+
+    def __init__(
+        self,
+        link: AmqpLink,
+        queue: str,
+        declare: Callable[[amqp.Channel], None],
+        prefetch: int,
+        on_message: Callable[[amqp.Message], None],
+        spawn: Callable[[Callable[[], None]], object],
+    ) -> None:
+        self.link = link
+        self.queue = queue
+        self._declare = declare
+        self._prefetch = prefetch
+        self._on_message = on_message
+        self._spawn = spawn
+        self._channel: amqp.Channel | None = None
+        self._consumer_tag: str | None = None
+        self.cancelled = False
+        link.sessions.append(self)
+
+    def attach(self, connection: amqp.Connection) -> None:
+        channel = connection.channel()
+        self._declare(channel)
+        if self.cancelled:
+            return
+        channel.basic_qos(0, self._prefetch, False)
+        self._consumer_tag = channel.basic_consume(self.queue, callback=self._deliver)
+        self._channel = channel
+
+    @property
+    def channel(self) -> amqp.Channel | None:
+        """The channel messages are consumed on now (None while disconnected)."""
+        return self._channel
+
+    def _deliver(self, message: amqp.Message) -> None:
+        self._spawn(partial(self._on_message, message))
+
+    def detach(self) -> None:
+        self._channel = None
+        self._consumer_tag = None
+
+    def ack(self, message: amqp.Message) -> None:
+        self._settle(message, lambda channel: channel.basic_ack(message.delivery_tag))
+
+    def reject(self, message: amqp.Message, requeue: bool) -> None:
+        self._settle(message, lambda channel: channel.basic_reject(message.delivery_tag, requeue))
+
+    def cancel(self) -> None:
+        """Stop taking messages; those already taken are still settled normally."""
+        self.cancelled = True
+        channel, tag = self._channel, self._consumer_tag
+        if channel is not None and tag is not None:
+            try:
+                with self.link.writing():
+                    channel.basic_cancel(tag, nowait=True)
+            except BrokerUnavailable:
+                pass  # no connection, no consumer left to cancel
+
+    def _settle(self, message: amqp.Message, send: Callable[[amqp.Channel], object]) -> None:
+        channel = self._channel
+        if channel is None or message.channel is not channel:
+            _log.debug("not settling a message of an earlier connection: it was requeued")
+            return
+        try:
+            with self.link.writing():
+                send(channel)
+        except BrokerUnavailable:
+            pass  # the broker requeues what was not acked on the lost connection
