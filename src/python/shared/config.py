@@ -12,6 +12,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nameko.constants import MAX_WORKERS_CONFIG_KEY
@@ -85,12 +86,21 @@ def env_name(field_name: str) -> str:
 
 
 def config_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """Build the Nameko config dict from environment variables over the defaults."""
+    """Build the Nameko config dict from environment variables over the defaults.
+
+    ``AMQP_URI_FILE`` names a file holding the URI instead (a Docker or Kubernetes
+    secret), so the broker password need not be in the environment at all.
+    """
     config = Settings().to_config()
     for field in dataclasses.fields(Settings):
         name = env_name(field.name)
         if environ.get(name):
             config[config_key(field.name)] = environ[name]
+    if environ.get("AMQP_URI_FILE"):
+        try:
+            config[config_key("amqp_uri")] = Path(environ["AMQP_URI_FILE"]).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"AMQP_URI_FILE: cannot read {exc.filename}") from None
     settings = Settings.from_config(config)
     return settings.to_config()
 

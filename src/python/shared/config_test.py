@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from nameko.constants import (
     AMQP_URI_CONFIG_KEY,
@@ -46,3 +48,12 @@ def test_invalid_values_are_refused_with_their_name(env: dict[str, str]) -> None
     (name,) = env
     with pytest.raises(ConfigError, match=name):
         config_from_env(env)
+
+
+def test_the_broker_uri_can_come_from_a_secret_file(tmp_path: Path) -> None:
+    secret = tmp_path / "amqp_uri"
+    secret.write_text("amqp://app:s3cret@rabbitmq:5672/\n")
+    config = config_from_env({"AMQP_URI_FILE": str(secret)})
+    assert config[AMQP_URI_CONFIG_KEY] == "amqp://app:s3cret@rabbitmq:5672/"
+    with pytest.raises(ConfigError, match="AMQP_URI_FILE"):
+        config_from_env({"AMQP_URI_FILE": str(tmp_path / "missing")})
