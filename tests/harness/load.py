@@ -27,16 +27,30 @@ class LoadResult:
         return sum(self.outcomes.values()) - self.ok
 
 
+RETRY_ELSEWHERE = {"ConnectionError", "503 shutting_down"}
+UNREACHABLE = {"ConnectionError", "ReadTimeout"}
+EJECT_SECONDS = 5.0
+
+
 class SteadyLoad:
     """`clients` green threads sending ``GET /sum`` until stopped, a deadline, or a cap.
 
     Each client uses its own keep-alive session; a request is counted once its answer
     (or its error) is known, so `stop()` waits for the requests in flight.
+
+    Given `failover_urls`, a client acts as a load balancer in front of several gateways
+    would: a request refused by one (port closed, or shutting down) is retried on the
+    next, and counted by its final outcome; a gateway that did not answer at all is
+    passed over for a few seconds (a balancer's passive health check).
     """
 
     def __init__(self, base_url: str, clients: int = 8, max_seconds: float = 30,
-                 max_requests: int = 5000, timeout: float = 10) -> None:  # fmt: skip
+                 max_requests: int = 5000, timeout: float = 10,
+                 failover_urls: tuple[str, ...] = (), label: str = "load") -> None:  # fmt: skip
         self.base_url = base_url
+        self._label = label
+        self._urls = (base_url, *failover_urls)
+        self._ejected_until = dict.fromkeys(self._urls, 0.0)
         self.result = LoadResult()
         self._deadline = time.monotonic() + max_seconds
         self._budget = max_requests
@@ -47,27 +61,46 @@ class SteadyLoad:
             self._pool.spawn(self._client, client)
 
     def _client(self, client: int) -> None:
-        session = requests.Session()
+        sessions = {url: requests.Session() for url in self._urls}
         sent = 0
         while not self._stopping and self._budget > 0 and time.monotonic() < self._deadline:
             self._budget -= 1
-            request_id = f"load-{client}-{sent}"
+            request_id = f"{self._label}-{client}-{sent}"
             sent += 1
-            try:
-                response = session.get(
-                    f"{self.base_url}/sum?numbers={sent},1",
-                    headers={"X-Request-ID": request_id},
-                    timeout=self._timeout,
-                )
-                outcome = str(response.status_code)
-                if response.status_code != 200:
-                    outcome += " " + response.json()["error"]["code"]
-            except requests.RequestException as exc:
-                outcome = type(exc).__name__
-                session = requests.Session()
+            for url in self._candidates(sent):
+                outcome = self._send(sessions, url, f"/sum?numbers={sent},1", request_id)
+                if outcome in UNREACHABLE:
+                    self._ejected_until[url] = time.monotonic() + EJECT_SECONDS
+                if outcome not in RETRY_ELSEWHERE:
+                    break
             self.result.outcomes[outcome] += 1
             if outcome == "200":
                 self.result.request_ids.append(request_id)
+
+    def _candidates(self, sent: int) -> list[str]:
+        """The gateways to try, in turn: spread over the healthy ones, ejected ones last."""
+        first = sent % len(self._urls)
+        turn = self._urls[first:] + self._urls[:first]
+        now = time.monotonic()
+        return sorted(turn, key=lambda url: self._ejected_until[url] > now)
+
+    def _send(
+        self, sessions: dict[str, requests.Session], url: str, path: str, request_id: str
+    ) -> str:
+        try:
+            response = sessions[url].get(
+                url + path, headers={"X-Request-ID": request_id}, timeout=self._timeout
+            )
+        except requests.RequestException as exc:
+            sessions[url] = requests.Session()
+            return (
+                "ConnectionError"
+                if isinstance(exc, requests.ConnectionError)
+                else type(exc).__name__
+            )
+        if response.status_code == 200:
+            return "200"
+        return f"{response.status_code} {response.json()['error']['code']}"
 
     def wait_for_requests(self, count: int, timeout: float = 30) -> None:
         """Block until at least `count` requests have been answered."""

@@ -9,7 +9,6 @@ from pathlib import Path
 import eventlet
 import greenlet
 import requests
-from nameko.rpc import rpc
 
 from calc.service import CalcService
 from gateway.service import GatewayService
@@ -20,6 +19,7 @@ from harness.waiting import free_port, wait_for
 from log.service import LogService
 from log.store import EntryStore
 from shared.rpc_client import RpcClient
+from shared.rpc_server import rpc
 
 TIMEOUT = 10
 

@@ -7,6 +7,7 @@ is healthy; ``calc.pex shell`` opens ``nameko shell`` on the configured broker.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import warnings
 
@@ -22,6 +23,10 @@ def monkey_patch() -> None:
     # eventlet warns at import that it is in maintenance mode; Nameko 2 has no
     # other concurrency backend, so the warning would only be noise in every log.
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    # eventlet's own DNS resolver caches failed lookups: a service started before its
+    # broker's name resolves (a Swarm task, a Kubernetes pod) would keep failing long
+    # after it does. The system resolver, called on connect only, has no such cache.
+    os.environ.setdefault("EVENTLET_NO_GREENDNS", "yes")
     import eventlet
 
     eventlet.monkey_patch()

@@ -1,0 +1,228 @@
+"""The stack on a real two-node Docker Swarm made on this machine.
+
+Node 2 is a second engine in its own network namespace; images reach it through a
+throwaway registry on the link between the nodes. The stack is deployed from
+docker-stack.yml with the no-IPVS override (this kernel has no IPVS), so each node
+publishes its gateway's port and the test's client balances between them, retrying a
+refused request on the other node as a load balancer would. One test, in steps, because
+each step starts from the state the previous one left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from harness.load import SteadyLoad
+from harness.registry import LocalRegistry, RegistryUnavailable
+from harness.swarm import HOST_IP, NODE_IP, SwarmUnavailable, TwoNodeSwarm, run
+from harness.waiting import free_port, wait_for
+
+STACK = "nameko"
+SERVICES = ("calc", "log", "gateway")
+TIMEOUT = 10
+
+
+class Deployment:
+    """The deployed stack: its environment, its gateways, and what its services run."""
+
+    def __init__(self, swarm: TwoNodeSwarm, registry: LocalRegistry) -> None:
+        self.swarm = swarm
+        self.port = free_port()
+        self.gateways = (f"http://127.0.0.1:{self.port}", f"http://{NODE_IP}:{self.port}")
+        self.env = {
+            **os.environ,
+            "IMAGE_REGISTRY": registry.address,
+            "IMAGE_TAG": "0.1.0",
+            "RABBITMQ_IMAGE": f"{registry.address}/library/rabbitmq:3.10",
+            "GATEWAY_PORT": str(self.port),
+            "LOG_LEVEL": "DEBUG",
+            "BROKER_USER": "app",
+            "BROKER_PASSWORD": secrets.token_urlsafe(16),
+            "SECRET_PREFIX": STACK,
+        }
+
+    def deploy(self, tag: str) -> None:
+        self.env["IMAGE_TAG"] = tag
+        subprocess.run(
+            ["docker", "stack", "deploy", "--resolve-image", "never",
+             "-c", "docker-stack.yml", "-c", "docker-stack.no-ipvs.yml", STACK],
+            env=self.env, check=True, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    def running(self, service: str) -> list[dict[str, str]]:
+        tasks = run("docker", "service", "ps", f"{STACK}_{service}", "--filter",
+                    "desired-state=running", "--format", "{{json .}}").stdout  # fmt: skip
+        return [
+            t
+            for t in map(json.loads, tasks.splitlines())
+            if t["CurrentState"].startswith("Running")
+        ]
+
+    def converged(self, replicas: dict[str, int], tag: str) -> bool:
+        for service, count in replicas.items():
+            tasks = self.running(service)
+            if len(tasks) != count or any(not t["Image"].endswith(f":{tag}") for t in tasks):
+                return False
+        return all(ready(url) for url in self.gateways)
+
+    def tasks(self) -> str:
+        """Every task of the stack, for a failure's message."""
+        return run("docker", "stack", "ps", STACK, "--no-trunc", "--format",
+                   "{{.Name}} {{.Node}} {{.CurrentState}} {{.Error}}").stdout  # fmt: skip
+
+    def calc_containers(self) -> dict[str, list[str]]:
+        """calc's containers on each engine (node 1 here, node 2 in its namespace)."""
+        name = f"name={STACK}_calc."
+        return {
+            "node1": run("docker", "ps", "-q", "--filter", name).stdout.split(),
+            "node2": self.swarm.node2("ps", "-q", "--filter", name).stdout.split(),
+        }
+
+    def sums_served_by_node(self) -> dict[str, int]:
+        served = {}
+        for node, containers in self.calc_containers().items():
+            docker = ["docker"] if node == "node1" else ["docker", "-H", self.swarm.node2_socket]
+            served[node] = sum(
+                subprocess.run([*docker, "logs", c], capture_output=True, text=True).stdout.count(
+                    '"summed 2 numbers"'
+                )
+                for c in containers
+            )
+        return served
+
+    def stored_request_ids(self) -> set[str]:
+        volume = json.loads(run("docker", "volume", "inspect", f"{STACK}_log-data").stdout)[0]
+        store = Path(volume["Mountpoint"]) / "log-store.sqlite3"
+        with sqlite3.connect(store) as db:
+            return {row[0] for row in db.execute("SELECT request_id FROM entries")}
+
+    def remove(self) -> None:
+        run("docker", "stack", "rm", STACK, check=False)
+        wait_for(lambda: not run("docker", "ps", "-q", "--filter", f"name={STACK}_").stdout.strip(),
+                 90, "the stack's containers to go")  # fmt: skip
+        for name in ("amqp_uri", "rabbitmq_definitions"):
+            run("docker", "secret", "rm", f"{STACK}_{name}", check=False)
+        for volume in ("rabbitmq-data", "log-data"):
+            run("docker", "volume", "rm", f"{STACK}_{volume}", check=False)
+
+
+def ready(base_url: str) -> bool:
+    try:
+        return requests.get(base_url + "/ready", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def push_images(registry: LocalRegistry, tags: tuple[str, ...]) -> None:
+    """The images Pants built (and RabbitMQ's) into the registry both nodes pull from."""
+    sources = {f"nameko-stack/{s}:latest": f"nameko-stack/{s}" for s in SERVICES}
+    sources[os.environ.get("RABBITMQ_IMAGE", "rabbitmq:3.10-management")] = "library/rabbitmq"
+    for source, repository in sources.items():
+        for tag in ("3.10",) if repository == "library/rabbitmq" else tags:
+            target = f"{registry.address}/{repository}:{tag}"
+            run("docker", "tag", source, target)
+            run("docker", "push", target)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    try:
+        swarm = TwoNodeSwarm()
+    except SwarmUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the swarm test: {exc}")
+        pytest.skip(str(exc))
+    registry = None
+    deployed = None
+    try:
+        swarm.make_network()
+        registry = LocalRegistry(HOST_IP)
+        push_images(registry, ("0.1.0", "0.1.1"))
+        swarm.start(registry.address)
+        deployed = Deployment(swarm, registry)
+        subprocess.run(["deploy/swarm/create-secrets"], env=deployed.env, check=True,
+                       capture_output=True, text=True)  # fmt: skip
+        yield deployed
+    except RegistryUnavailable as exc:
+        pytest.fail(str(exc)) if os.environ.get("CI") == "true" else pytest.skip(str(exc))
+    finally:
+        if deployed is not None:
+            deployed.remove()
+        swarm.close()
+        if registry is not None:
+            registry.close()
+
+
+def test_the_stack_on_two_nodes_deploys_rolls_scales_and_survives_a_lost_node(
+    deployment: Deployment,
+) -> None:
+    replicas = {"calc": 2, "log": 1, "gateway": 2}
+    deployment.deploy("0.1.0")
+    wait_for(lambda: deployment.converged(replicas, "0.1.0"), 240, "the stack on both nodes", 2)
+
+    # The API answers on both nodes' gateways.
+    for gateway in deployment.gateways:
+        response = requests.get(gateway + "/sum?numbers=40,2", timeout=TIMEOUT)
+        assert response.json()["result"] == 42
+
+    # calc replicas on both nodes serve calls (RabbitMQ spreads them over consumers).
+    for n in range(60):
+        requests.get(deployment.gateways[n % 2] + f"/sum?numbers={n},1", timeout=TIMEOUT)
+
+    def all_sums_logged() -> dict[str, int] | None:
+        served = deployment.sums_served_by_node()
+        return served if sum(served.values()) >= 60 else None
+
+    served = wait_for(all_sums_logged, 30, "calc's logs of the 60 sums")
+    assert served["node1"] > 0 and served["node2"] > 0, served
+
+    # A rolling update to a new tag under steady load: no request fails.
+    load = SteadyLoad(deployment.gateways[0], clients=4, max_seconds=180, label="rollout",
+                      failover_urls=deployment.gateways[1:])  # fmt: skip
+    deployment.deploy("0.1.1")
+    wait_for(lambda: deployment.converged(replicas, "0.1.1"), 180, "the update to 0.1.1", 2)
+    rolled = load.stop()
+    assert rolled.failed == 0, rolled.outcomes
+    assert rolled.ok > 100
+
+    # Scaling calc up and down.
+    run("docker", "service", "scale", f"{STACK}_calc=4", "--detach")
+    wait_for(lambda: len(deployment.running("calc")) == 4, 120, "4 calc replicas", 1)
+    run("docker", "service", "scale", f"{STACK}_calc=2", "--detach")
+    wait_for(lambda: len(deployment.running("calc")) == 2, 120, "2 calc replicas", 1)
+
+    # Cut node 2 off: service comes back within 60 s, and no answered sum is lost.
+    load = SteadyLoad(deployment.gateways[0], clients=4, max_seconds=150, timeout=3,
+                      label="cut", failover_urls=deployment.gateways[1:])  # fmt: skip
+    load.wait_for_requests(50)
+    cut_at = time.monotonic()
+    deployment.swarm.cut_node2()
+    try:
+        wait_for(lambda: "Down" in deployment.swarm.node_states().values(), 60, "node 2 Down", 1)
+
+        def served_again() -> bool:
+            before = load.result.ok
+            time.sleep(2)
+            return load.result.ok - before >= 20
+
+        try:
+            wait_for(served_again, 60, "sums served again after the cut", 0)
+        except TimeoutError:
+            raise AssertionError(f"{load.result.outcomes}\n{deployment.tasks()}")
+        back_after = time.monotonic() - cut_at
+    finally:
+        deployment.swarm.restore_node2()
+    survived = load.stop()
+    assert back_after < 60 + 5, back_after
+    wait_for(lambda: set(rolled.request_ids + survived.request_ids)
+             <= deployment.stored_request_ids(), 60, "every answered sum in the log")  # fmt: skip
