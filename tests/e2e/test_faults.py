@@ -145,7 +145,9 @@ def test_a_log_crash_mid_batch_loses_nothing_and_duplicates_nothing(
     stack.start("gateway")
     wait_until_ready(stack.base_url, 60)
     # A backlog while log is down: the gateway's durable queue keeps every event.
-    result = SteadyLoad(stack.base_url, clients=CLIENTS, max_requests=3000).finish()
+    result = SteadyLoad(
+        stack.base_url, clients=CLIENTS, max_seconds=120, max_requests=3000
+    ).finish()
     assert result.ok == 3000, result.outcomes
 
     log = stack.start("log")

@@ -106,6 +106,7 @@ class AmqpLink:
         self.connect_timeout = connect_timeout
         self.sessions: list[LinkSession] = []
         self._connection: amqp.Connection | None = None
+        self._attaching = False
         self._write_lock = Semaphore()
         self._stopping = False
         self._thread: GreenThread | None = None
@@ -113,7 +114,8 @@ class AmqpLink:
 
     @property
     def connected(self) -> bool:
-        return self._connection is not None
+        """Connected, with every session's queues declared and consumed."""
+        return self._connection is not None and not self._attaching
 
     def start(self) -> None:
         self._thread = eventlet.spawn(self._run)
@@ -196,9 +198,13 @@ class AmqpLink:
                 eventlet.sleep(delay)
                 continue
             try:
-                for session in self.sessions:
-                    session.attach(connection)
-                self._connection = connection
+                with self._write_lock:
+                    # A consumer attached first can get deliveries while later sessions
+                    # attach: acks for them wait here, then go out on this connection.
+                    self._connection, self._attaching = connection, True
+                    for session in self.sessions:
+                        session.attach(connection)
+                    self._attaching = False
                 self._connected_event.send(True)
                 self._connected_event = Event()
                 backoff.reset()
@@ -210,7 +216,7 @@ class AmqpLink:
                         "lost broker connection (%s); reconnecting", exc or type(exc).__name__
                     )
             finally:
-                self._connection = None
+                self._connection, self._attaching = None, False
                 for session in self.sessions:
                     session.detach()
                 self._close(connection)
