@@ -163,8 +163,9 @@ class PrivateNode(_VhostPool):
     """A RabbitMQ node of our own: its own ports, data dir and process group.
 
     Stopping and starting it again keeps its data, like a real broker restart.
-    Erlang's port mapper (epmd) is a machine-wide daemon shared by every node, so
-    it is left running.
+    Erlang's port mapper (epmd), which the node starts as a daemon outside its process
+    group, listens on a port of this node's own, so `close` can stop it without
+    touching any other node's.
     """
 
     def __init__(self, port: int | None = None) -> None:
@@ -173,6 +174,7 @@ class PrivateNode(_VhostPool):
         self.dir = Path(tempfile.mkdtemp(prefix="rabbit-test-"))
         self.node = f"test{self.port}@localhost"
         self.dist_port = free_port()
+        self.epmd_port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self._user = _broker_user()
         (self.dir / "definitions.json").write_text(json.dumps(_definitions()))
@@ -193,6 +195,8 @@ class PrivateNode(_VhostPool):
             "RABBITMQ_NODENAME": self.node,
             "RABBITMQ_NODE_PORT": str(self.port),
             "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "ERL_EPMD_PORT": str(self.epmd_port),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
             "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
             "RABBITMQ_LOG_BASE": str(self.dir / "log"),
             "RABBITMQ_FEATURE_FLAGS_FILE": str(self.dir / "feature_flags"),
@@ -242,6 +246,9 @@ class PrivateNode(_VhostPool):
 
     def close(self) -> None:
         self.stop()
+        if shutil.which("epmd"):
+            subprocess.run(["epmd", "-port", str(self.epmd_port), "-kill"],
+                           capture_output=True, timeout=10)  # fmt: skip
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
