@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Callable
 
 import pytest
 
 from harness.cleanup import Cleanup
+from harness.prerequisites import missing
 from harness.rabbit import Broker, BrokerUnavailableForTests, PrivateNode, provide_broker
-
-
-def _unavailable(exc: BrokerUnavailableForTests) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run every test: {exc}")
-    pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +20,7 @@ def broker() -> Iterator[Broker]:
         try:
             found = stack.enter_context(provide_broker())
         except BrokerUnavailableForTests as exc:
-            _unavailable(exc)
+            missing(str(exc))
         yield found
 
 
@@ -36,7 +30,7 @@ def private_node() -> Iterator[PrivateNode]:
     try:
         node = PrivateNode()
     except BrokerUnavailableForTests as exc:
-        _unavailable(exc)
+        missing(str(exc))
     yield node
     node.close()
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
+from harness.waiting import answers_ok, wait_for
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -84,27 +84,8 @@ def pex_command(pex_dir: Path, service: str) -> list[str]:
     return [sys.executable, str(pex_dir / f"src.python.{service}" / f"{service}.pex")]
 
 
-def wait_ready(base_url: str, timeout: float = 60) -> float:
-    """Seconds until ``/ready`` answers 200 (from now)."""
+def seconds_until_ok(url: str, timeout: float = 60) -> float:
+    """Seconds (from now) until `url` answers 200, polled every 10 ms."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            if requests.get(base_url + "/ready", timeout=1).status_code == 200:
-                return time.monotonic() - started
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.01)
-    raise TimeoutError(f"{base_url} not ready after {timeout}s")
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    """Until `url` answers 200 (the naive gateway has no /ready)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} did not answer 200 after {timeout}s")
+    wait_for(lambda: answers_ok(url, timeout=1), timeout, f"{url} to answer 200", interval=0.01)
+    return time.monotonic() - started

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.http_load import LoadRun, run_load
-from bench.processes import Measured, Service, beam_pid, pex_command, wait_http, wait_ready
+from bench.processes import Measured, Service, beam_pid, pex_command, seconds_until_ok
 from bench.report import load_previous, plot, print_table, write_json
 from harness.rabbit import PrivateNode, has_consumer
 from harness.waiting import free_port, wait_for
@@ -153,10 +153,10 @@ def measure_project(
     started = {s: Service(s, pex_command(args.pex_dir, s), env, workdir) for s in SERVICES}
     try:
         # The first start unpacks each PEX into a venv; time a restart, as deployed.
-        wait_ready(base_url)
+        seconds_until_ok(base_url + "/ready")
         started["gateway"].stop()
         started["gateway"] = Service("gateway", pex_command(args.pex_dir, "gateway"), env, workdir)
-        results["ready_seconds"] = round(wait_ready(base_url), 3)
+        results["ready_seconds"] = round(seconds_until_ok(base_url + "/ready"), 3)
         answered = Answered()
         warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), answered)
         measured = Measured({s: p.process.pid for s, p in started.items()} | {"rabbitmq": broker})
@@ -187,7 +187,7 @@ def measure_naive(
         # Naive Nameko drops events published before log's queue exists: wait for it.
         wait_for(lambda: has_consumer(uri, "evt-gateway-sum_computed--log.record"), 60, "log")
         wait_for(lambda: has_consumer(uri, "rpc-calc"), 60, "calc")
-        wait_http(base_url + "/sum?numbers=1")
+        seconds_until_ok(base_url + "/sum?numbers=1")  # the naive gateway has no /ready
         answered = Answered(counted=1)
         warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), answered)
         measured = Measured({s: p.process.pid for s, p in started.items()} | {"rabbitmq": broker})

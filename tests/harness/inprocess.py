@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import eventlet
-import requests
 from nameko.containers import ServiceContainer
 from nameko.runners import ServiceRunner
 
-from harness.waiting import free_port, wait_for
+from harness.waiting import answers_ok, free_port, wait_for
 from shared.amqp_link import SharedAmqpLink
 from shared.config import Settings
 
@@ -47,14 +46,7 @@ class RunningServices:
 
     def wait_until_ready(self, timeout: float = 15) -> None:
         """Wait until the gateway reports ready (broker connected, calc answering)."""
-
-        def ready() -> bool:
-            try:
-                return requests.get(self.base_url + "/ready", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_for(ready, timeout, "the gateway to be ready")
+        wait_for(lambda: answers_ok(self.base_url + "/ready"), timeout, "the gateway to be ready")
 
     def wait_until_linked(self, timeout: float = 15) -> None:
         """Wait until every service's broker link is up (its queues declared and consumed)."""

@@ -10,9 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from harness.waiting import wait_for
+from harness.waiting import answers_ok, wait_for
 
 # Where Pants puts each service's PEX, relative to the test sandbox.
 PEX_PATHS = {name: Path(f"src.python.{name}/{name}.pex") for name in ("calc", "log", "gateway")}
@@ -68,10 +66,4 @@ class ServiceProcess:
 
 
 def wait_until_ready(base_url: str, timeout: float) -> None:
-    def ready() -> bool:
-        try:
-            return requests.get(base_url + "/ready", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_for(ready, timeout, f"{base_url}/ready")
+    wait_for(lambda: answers_ok(base_url + "/ready"), timeout, f"{base_url}/ready")

@@ -58,27 +58,8 @@ class Broker(Protocol):
         """Stop whatever this broker started."""
 
 
-def amqp_ready(uri: str) -> bool:
-    """True once the broker accepts an AMQP login at `uri`."""
-    parts = urlsplit(uri)
-    vhost = parts.path[1:] or "/"
-    try:
-        connection = amqp.Connection(
-            f"{parts.hostname}:{parts.port or 5672}",
-            userid=parts.username or "guest",
-            password=parts.password or "guest",
-            virtual_host=vhost.replace("%2F", "/"),
-            connect_timeout=2,
-        )
-        connection.connect()
-        connection.close()
-        return True
-    except (OSError, amqp.exceptions.AMQPError):
-        return False
-
-
-def has_consumer(uri: str, queue: str) -> bool:
-    """True once some service consumes from `queue` (i.e. it has started)."""
+def connect(uri: str) -> amqp.Connection:
+    """A plain py-amqp connection to `uri`, for a test to look at or set up the broker."""
     parts = urlsplit(uri)
     connection = amqp.Connection(
         f"{parts.hostname}:{parts.port or 5672}",
@@ -88,6 +69,21 @@ def has_consumer(uri: str, queue: str) -> bool:
         connect_timeout=2,
     )
     connection.connect()
+    return connection
+
+
+def amqp_ready(uri: str) -> bool:
+    """True once the broker accepts an AMQP login at `uri`."""
+    try:
+        connect(uri).close()
+        return True
+    except (OSError, amqp.exceptions.AMQPError):
+        return False
+
+
+def has_consumer(uri: str, queue: str) -> bool:
+    """True once some service consumes from `queue` (i.e. it has started)."""
+    connection = connect(uri)
     try:
         _, _, consumers = connection.channel().queue_declare(queue, passive=True)
         return bool(consumers)
@@ -112,14 +108,7 @@ class ExternalBroker:
         return self.uri
 
     def _clear_project_queues(self) -> None:
-        parts = urlsplit(self.uri)
-        connection = amqp.Connection(
-            f"{parts.hostname}:{self.port}",
-            userid=parts.username or "guest",
-            password=parts.password or "guest",
-            virtual_host=(parts.path[1:] or "/").replace("%2F", "/"),
-        )
-        connection.connect()
+        connection = connect(self.uri)
         try:
             channel = connection.channel()
             for queue in PROJECT_QUEUES:

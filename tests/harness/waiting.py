@@ -6,6 +6,8 @@ import socket
 import time
 from typing import Callable, TypeVar
 
+import requests
+
 T = TypeVar("T")
 
 
@@ -21,6 +23,14 @@ def wait_for(
         if time.monotonic() >= deadline:
             raise TimeoutError(f"gave up after {timeout:g}s waiting for {what}")
         time.sleep(interval)
+
+
+def answers_ok(url: str, timeout: float = 2) -> bool:
+    """True if `url` answers 200 now; False if it answers otherwise or not at all."""
+    try:
+        return requests.get(url, timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def free_port() -> int:
