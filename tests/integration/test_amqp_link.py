@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import urlsplit
 
 import amqp
 import eventlet
 
 from harness.cleanup import Cleanup
+from harness.rabbit import connect
 from harness.waiting import wait_for
 from shared.amqp_link import AmqpLink
 from shared.link_consumer import QueueSubscription
 
 BACKLOG = 50
-
-
-def broker_channel(amqp_uri: str, cleanup: Cleanup) -> amqp.Channel:
-    parts = urlsplit(amqp_uri)
-    connection = amqp.Connection(
-        f"{parts.hostname}:{parts.port or 5672}",
-        userid=parts.username,
-        password=parts.password,
-        virtual_host=parts.path[1:] or "/",
-    )
-    connection.connect()
-    cleanup(connection.close)
-    return connection.channel()
 
 
 class ManyDeclarations:
@@ -45,12 +32,17 @@ class ManyDeclarations:
 def test_acks_for_messages_taken_while_the_link_attaches_reach_the_broker(
     amqp_uri: str, cleanup: Cleanup
 ) -> None:
-    channel = broker_channel(amqp_uri, cleanup)
-    queue = f"test-backlog-{uuid.uuid4().hex}"
-    channel.queue_declare(queue, durable=False, auto_delete=False)
-    cleanup(lambda: channel.queue_delete(queue))
+    broker = connect(amqp_uri)
+    cleanup(broker.close)
+    channel = broker.channel()
+    name = f"test-backlog-{uuid.uuid4().hex}"
+    channel.exchange_declare(name, "topic", durable=True, auto_delete=False)
+    channel.queue_declare(name, durable=True, auto_delete=False)
+    channel.queue_bind(name, name, routing_key="backlog")
+    cleanup(lambda: channel.exchange_delete(name))
+    cleanup(lambda: channel.queue_delete(name))
     for n in range(BACKLOG):
-        channel.basic_publish(amqp.Message(str(n)), exchange="", routing_key=queue)
+        channel.basic_publish(amqp.Message(str(n)), exchange=name, routing_key="backlog")
 
     link = AmqpLink(amqp_uri, heartbeat=0)
     handled: list[bytes] = []
@@ -60,7 +52,7 @@ def test_acks_for_messages_taken_while_the_link_attaches_reach_the_broker(
         subscription.ack(message)
 
     subscription = QueueSubscription(
-        link, queue, declare=lambda channel: None, prefetch=4, on_message=handle,
+        link, name, exchange=name, routing_key="backlog", prefetch=4, on_message=handle,
         spawn=eventlet.spawn,
     )  # fmt: skip
     # Attached after the consumer: the first deliveries are handled during its attach.
@@ -70,5 +62,5 @@ def test_acks_for_messages_taken_while_the_link_attaches_reach_the_broker(
 
     # Each ack frees a prefetch slot; a lost ack would stall the queue at 4 in flight.
     wait_for(lambda: len(handled) == BACKLOG, 10, f"all {BACKLOG} messages handled")
-    wait_for(lambda: channel.queue_declare(queue, passive=True).message_count == 0, 10,
+    wait_for(lambda: channel.queue_declare(name, passive=True).message_count == 0, 10,
              "the queue drained")  # fmt: skip

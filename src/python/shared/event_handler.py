@@ -44,13 +44,13 @@ class EventHandler(Entrypoint):
         super().__init__(**kwargs)
 
     def setup(self) -> None:
-        self.exchange = f"{self.source_service}.events"
         self.subscription = QueueSubscription(
             self.link.link,
             queue=handler_queue(
                 self.source_service, self.event_type, self.container.service_name, self.method_name
             ),
-            declare=self._declare,
+            exchange=f"{self.source_service}.events",
+            routing_key=self.event_type,
             prefetch=Settings.from_config(self.container.config).max_workers,
             on_message=self._handle,
             spawn=self.container.spawn_managed_thread,
@@ -59,15 +59,7 @@ class EventHandler(Entrypoint):
     def stop(self) -> None:
         self.subscription.cancel()
 
-    def _declare(self, channel: amqp.Channel) -> None:
-        channel.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
-        channel.queue_declare(self.subscription.queue, durable=True, auto_delete=False)
-        channel.queue_bind(self.subscription.queue, self.exchange, routing_key=self.event_type)
-
     def _handle(self, message: amqp.Message) -> None:
-        if self.subscription.cancelled:
-            self.subscription.reject(message, requeue=True)
-            return
         try:
             payload = json.loads(message.body)
         except ValueError:

@@ -1,11 +1,14 @@
 """Consuming a queue over the process's `AmqpLink`, with acks after the work is done.
 
-A `QueueSubscription` declares its queue (and whatever the queue needs) on every fresh
-connection, subscribes with a prefetch equal to the worker pool, and hands each message
-to a callback on a new green thread (the link's reader must never wait on a full worker
-pool). The callback's owner acks or rejects the message when its work is done, through
-the link's buffered writes. After a reconnect, messages of the old connection are not
-acked: the broker has already put them back in the queue.
+A `QueueSubscription` declares its durable queue, bound to a durable topic exchange, on
+every fresh connection (the same declarations as Nameko's own consumers, so either can
+serve the queue), subscribes with a prefetch equal to the worker pool, and hands each
+message to a callback on a new green thread (the link's reader must never wait on a full
+worker pool). The callback's owner acks or rejects the message when its work is done,
+through the link's buffered writes. After a reconnect, messages of the old connection
+are not acked: the broker has already put them back in the queue. Once the subscription
+is cancelled, a message delivered before the cancel reached the broker goes back to the
+queue for another consumer, without reaching the callback.
 """
 
 from __future__ import annotations
@@ -29,14 +32,16 @@ class QueueSubscription:
         self,
         link: AmqpLink,
         queue: str,
-        declare: Callable[[amqp.Channel], None],
+        exchange: str,
+        routing_key: str,
         prefetch: int,
         on_message: Callable[[amqp.Message], None],
         spawn: Callable[[Callable[[], None]], object],
     ) -> None:
         self.link = link
         self.queue = queue
-        self._declare = declare
+        self.exchange = exchange
+        self.routing_key = routing_key
         self._prefetch = prefetch
         self._on_message = on_message
         self._spawn = spawn
@@ -47,7 +52,9 @@ class QueueSubscription:
 
     def attach(self, connection: amqp.Connection) -> None:
         channel = connection.channel()
-        self._declare(channel)
+        channel.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
+        channel.queue_declare(self.queue, durable=True, auto_delete=False)
+        channel.queue_bind(self.queue, self.exchange, routing_key=self.routing_key)
         if self.cancelled:
             return
         channel.basic_qos(0, self._prefetch, False)
@@ -60,7 +67,13 @@ class QueueSubscription:
         return self._channel
 
     def _deliver(self, message: amqp.Message) -> None:
-        self._spawn(partial(self._on_message, message))
+        self._spawn(partial(self._dispatch, message))
+
+    def _dispatch(self, message: amqp.Message) -> None:
+        if self.cancelled:
+            self.reject(message, requeue=True)
+        else:
+            self._on_message(message)
 
     def detach(self) -> None:
         self._channel = None

@@ -53,22 +53,15 @@ class RpcQueue(SharedExtension, ProviderCollector):
 
     def setup(self) -> None:
         service = self.container.service_name
-        self.exchange = get_rpc_exchange(self.container.config).name
-        self.routing_key = f"{service}.*"
         self.subscription = QueueSubscription(
             self.link.link,
             queue=f"rpc-{service}",
-            declare=self._declare,
+            exchange=get_rpc_exchange(self.container.config).name,
+            routing_key=f"{service}.*",
             prefetch=Settings.from_config(self.container.config).max_workers,
             on_message=self._handle,
             spawn=self.container.spawn_managed_thread,
         )
-
-    def _declare(self, channel: amqp.Channel) -> None:
-        # The same declarations as Nameko's RpcConsumer, so either can serve the queue.
-        channel.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
-        channel.queue_declare(self.subscription.queue, durable=True, auto_delete=False)
-        channel.queue_bind(self.subscription.queue, self.exchange, routing_key=self.routing_key)
 
     def unregister_provider(self, provider: Any) -> None:
         # The service is stopping: take no more calls, for any method, from now on.
@@ -76,11 +69,6 @@ class RpcQueue(SharedExtension, ProviderCollector):
         super().unregister_provider(provider)
 
     def _handle(self, message: amqp.Message) -> None:
-        if self.subscription.cancelled:
-            # Delivered before the cancel reached the broker: another replica (or this
-            # service, restarted) answers it instead.
-            self.subscription.reject(message, requeue=True)
-            return
         method = message.delivery_info["routing_key"].split(".", 1)[-1]
         provider = next((p for p in self._providers if p.method_name == method), None)
         try:
@@ -110,7 +98,7 @@ class RpcQueue(SharedExtension, ProviderCollector):
                 exc_info, result = sys.exc_info(), None
                 error = serialize(UnserializableValueError(result))
                 reply = json_message({"result": None, "error": error}, **properties)
-            exchange = "" if reply_to.startswith(DIRECT_REPLY_TO) else self.exchange
+            exchange = "" if reply_to.startswith(DIRECT_REPLY_TO) else self.subscription.exchange
             try:
                 self.link.link.publish(
                     self.subscription.channel, reply, exchange, reply_to, mandatory=False
