@@ -8,8 +8,8 @@ connection held here:
 * a single green thread connects (retrying with capped exponential backoff and
   saying so in the log), lets each `LinkSession` declare what it needs, then reads
   and dispatches frames until the connection fails, and starts over;
-* callers publish from their own green threads under one write lock (py-amqp writes
-  a message as several frames, which must not interleave);
+* callers publish from their own green threads under one write lock (a message is
+  several frames, which must not interleave), as frames encoded by `shared.amqp_frames`;
 * while there is no connection, publishing fails at once with `BrokerUnavailable`.
 """
 
@@ -34,6 +34,7 @@ from kombu import Connection
 from nameko.extensions import SharedExtension
 from nameko.utils import sanitize_url
 
+from shared.amqp_frames import InboundFrames, OutgoingMessage, publish_frames
 from shared.amqp_transport import BufferedIO
 from shared.config import Settings
 from shared.errors import BrokerUnavailable
@@ -43,13 +44,11 @@ _log = logging.getLogger(__name__)
 CONNECTION_ERRORS = (OSError, amqp.exceptions.AMQPError)
 
 
-def json_message(payload: Any, **properties: Any) -> amqp.Message:
-    """An AMQP message with a JSON body, as Nameko's consumers expect it."""
-    return amqp.Message(
-        json.dumps(payload, separators=(",", ":")),
-        content_type="application/json",
-        content_encoding="utf-8",
-        **properties,
+def json_message(payload: Any, **properties: Any) -> OutgoingMessage:
+    """A message with a JSON body, as Nameko's consumers expect it."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return OutgoingMessage(
+        body, {"content_type": "application/json", "content_encoding": "utf-8", **properties}
     )
 
 
@@ -106,6 +105,7 @@ class AmqpLink:
         self.connect_timeout = connect_timeout
         self.sessions: list[LinkSession] = []
         self._connection: amqp.Connection | None = None
+        self._io: BufferedIO | None = None
         self._attaching = False
         self._write_lock = Semaphore()
         self._stopping = False
@@ -161,7 +161,7 @@ class AmqpLink:
     def publish(
         self,
         channel: amqp.Channel | None,
-        message: amqp.Message,
+        message: OutgoingMessage,
         exchange: str,
         routing_key: str,
         on_sent: Callable[[], None] = lambda: None,
@@ -174,19 +174,34 @@ class AmqpLink:
         write lock right after the publish, so sessions can count publishes in the
         order the broker sees them.
         """
-        if channel is None:
+        connection = channel.connection if channel is not None else None
+        if channel is None or connection is None:
             raise BrokerUnavailable("the message broker is not reachable")
-        with self.writing():
-            channel.basic_publish(
-                message, exchange=exchange, routing_key=routing_key, mandatory=mandatory
-            )
+        frames = publish_frames(
+            channel.channel_id, connection.frame_max, exchange, routing_key, mandatory, message
+        )
+        self.send(channel, frames, on_sent)
+
+    def send(
+        self, channel: amqp.Channel, frames: bytes, on_sent: Callable[[], None] = lambda: None
+    ) -> None:
+        """Write encoded frames of `channel`, or raise `BrokerUnavailable`.
+
+        A channel of an earlier connection counts as no connection: its number may
+        belong to another channel now.
+        """
+        with self.writing() as connection:
+            if channel.connection is not connection or self._io is None:
+                raise BrokerUnavailable("lost the connection to the message broker")
+            self._io.write(frames)
+            connection.bytes_sent += 1
             on_sent()
 
     def _run(self) -> None:
         backoff = Backoff()
         while not self._stopping:
             try:
-                connection = self._connect()
+                connection, io = self._connect()
             except CONNECTION_ERRORS as exc:
                 delay = backoff.next_delay()
                 _log.warning(
@@ -201,7 +216,7 @@ class AmqpLink:
                 with self._write_lock:
                     # A consumer attached first can get deliveries while later sessions
                     # attach: acks for them wait here, then go out on this connection.
-                    self._connection, self._attaching = connection, True
+                    self._connection, self._io, self._attaching = connection, io, True
                     for session in self.sessions:
                         session.attach(connection)
                     self._attaching = False
@@ -209,7 +224,7 @@ class AmqpLink:
                 self._connected_event = Event()
                 backoff.reset()
                 _log.info("connected to broker %s", sanitize_url(self.uri))
-                self._serve(connection)
+                self._serve(connection, io)
             except CONNECTION_ERRORS as exc:
                 if not self._stopping:
                     _log.warning(
@@ -221,21 +236,23 @@ class AmqpLink:
                     session.detach()
                 self._close(connection)
 
-    def _connect(self) -> amqp.Connection:
+    def _connect(self) -> tuple[amqp.Connection, BufferedIO]:
         connection = Connection(
             self.uri, heartbeat=self.heartbeat, connect_timeout=self.connect_timeout
         )
         connection.connect()
         raw: amqp.Connection = connection.connection
-        BufferedIO(raw, on_error=lambda exc: self._abandon(raw))
-        return raw
+        return raw, BufferedIO(raw, on_error=lambda exc: self._abandon(raw))
 
-    def _serve(self, connection: amqp.Connection) -> None:
+    def _serve(self, connection: amqp.Connection, io: BufferedIO) -> None:
         """Read frames and dispatch them to the sessions' callbacks until the link fails."""
+        dispatch = InboundFrames(connection, fallback=connection.on_inbound_frame)
         tick = max(0.2, self.heartbeat / 4) if self.heartbeat else 1.0
+        connection.transport.sock.settimeout(tick)
         while not self._stopping:
             try:
-                connection.drain_events(timeout=tick)
+                for frame in io.read_frames():
+                    dispatch(frame)
             except socket.timeout:
                 pass
             abandoned = connection is not self._connection

@@ -9,7 +9,9 @@ both, without touching the protocol:
   sends everything buffered with a single ``sendall``; a write error is reported to
   the link, which drops the connection (callers waiting for replies or confirms then
   fail, so nothing is reported as done that the broker did not take);
-* reads take up to 64 KiB at a time and hand frames out of the buffer.
+* reads take up to 64 KiB at a time and hand frames out of the buffer: one at a time
+  to py-amqp (while it connects and declares), or every complete frame of a read at
+  once to the link's reader (`read_frames`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from typing import Any, Callable
 
 import amqp
 import eventlet
+from amqp.exceptions import UnexpectedFrame
 from amqp.method_framing import frame_writer
+
+from shared.amqp_frames import FRAME_HEADER, Frame
 
 READ_SIZE = 65536
 
@@ -56,6 +61,38 @@ class BufferedIO:
             self._on_error(exc)
         finally:
             self._flushing = False
+
+    def read_frames(self) -> list[Frame]:
+        """Every complete frame in the buffer, after reading once if there is none.
+
+        Raises ``socket.timeout`` when the socket's timeout passes without data.
+        """
+        buffer = self._read_buffer
+        frames = self._split_frames(buffer)
+        while not frames:
+            chunk = self._sock.recv(READ_SIZE)
+            if not chunk:
+                raise OSError("Server unexpectedly closed connection")
+            buffer += chunk
+            frames = self._split_frames(buffer)
+        return frames
+
+    @staticmethod
+    def _split_frames(buffer: bytearray) -> list[Frame]:
+        frames = []
+        start, available = 0, len(buffer)
+        unpack_from = FRAME_HEADER.unpack_from
+        while available - start >= 8:
+            frame_type, channel, size = unpack_from(buffer, start)
+            end = start + 7 + size
+            if end >= available:
+                break
+            if buffer[end] != 0xCE:
+                raise UnexpectedFrame(f"frame end byte missing (0x{buffer[end]:02x})")
+            frames.append((frame_type, channel, bytes(buffer[start + 7 : end])))
+            start = end + 1
+        del buffer[:start]
+        return frames
 
     def _read(self, n: int, initial: bool = False) -> bytes:
         buffer = self._read_buffer

@@ -19,6 +19,7 @@ from typing import Callable
 
 import amqp
 
+from shared.amqp_frames import ack_frame, reject_frame
 from shared.amqp_link import AmqpLink
 from shared.errors import BrokerUnavailable
 
@@ -80,10 +81,12 @@ class QueueSubscription:
         self._consumer_tag = None
 
     def ack(self, message: amqp.Message) -> None:
-        self._settle(message, lambda channel: channel.basic_ack(message.delivery_tag))
+        self._settle(message, lambda channel_id: ack_frame(channel_id, message.delivery_tag))
 
     def reject(self, message: amqp.Message, requeue: bool) -> None:
-        self._settle(message, lambda channel: channel.basic_reject(message.delivery_tag, requeue))
+        self._settle(
+            message, lambda channel_id: reject_frame(channel_id, message.delivery_tag, requeue)
+        )
 
     def cancel(self) -> None:
         """Stop taking messages; those already taken are still settled normally."""
@@ -96,13 +99,12 @@ class QueueSubscription:
             except BrokerUnavailable:
                 pass  # no connection, no consumer left to cancel
 
-    def _settle(self, message: amqp.Message, send: Callable[[amqp.Channel], object]) -> None:
+    def _settle(self, message: amqp.Message, frame: Callable[[int], bytes]) -> None:
         channel = self._channel
         if channel is None or message.channel is not channel:
             _log.debug("not settling a message of an earlier connection: it was requeued")
             return
         try:
-            with self.link.writing():
-                send(channel)
+            self.link.send(channel, frame(channel.channel_id))
         except BrokerUnavailable:
             pass  # the broker requeues what was not acked on the lost connection
