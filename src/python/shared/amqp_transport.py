@@ -5,10 +5,13 @@ two ``recv`` calls of exactly the bytes it needs. On loopback each system call c
 of microseconds, and a busy service makes several per message. `BufferedIO` changes
 both, without touching the protocol:
 
-* writes are appended to a buffer, and one green thread per pass of the event loop
-  sends everything buffered with a single ``sendall``; a write error is reported to
-  the link, which drops the connection (callers waiting for replies or confirms then
-  fail, so nothing is reported as done that the broker did not take);
+* writes are appended to a buffer, and once per pass of the event loop everything
+  buffered goes out in a single ``send``, made by the event loop itself (a green
+  thread per flush would cost more than the send: Python 3.11 maps fresh memory for
+  each new green thread's frames); only what the socket does not take at once is
+  left to a green thread that waits for it. A write error is reported to the link,
+  which drops the connection (callers waiting for replies or confirms then fail, so
+  nothing is reported as done that the broker did not take);
 * reads take up to 64 KiB at a time and hand frames out of the buffer: one at a time
   to py-amqp (while it connects and declares), or every complete frame of a read at
   once to the link's reader (`read_frames`).
@@ -22,6 +25,7 @@ import amqp
 import eventlet
 from amqp.exceptions import UnexpectedFrame
 from amqp.method_framing import frame_writer
+from eventlet.hubs import get_hub
 
 from shared.amqp_frames import FRAME_HEADER, Frame
 
@@ -32,7 +36,8 @@ class BufferedIO:
     """Installed on a connected py-amqp connection; from then on it does its socket I/O."""
 
     def __init__(self, connection: amqp.Connection, on_error: Callable[[Exception], None]) -> None:
-        self._sock = connection.transport.sock
+        self._sock = connection.transport.sock  # a green socket
+        self._raw_sock = self._sock.fd  # the non-blocking socket under it
         self._on_error = on_error
         self._pending: list[bytes] = []
         self._flushing = False
@@ -47,20 +52,41 @@ class BufferedIO:
         self._pending.append(bytes(data))
         if not self._flushing:
             self._flushing = True
-            eventlet.spawn_n(self._flush)
+            get_hub().schedule_call_global(0, self._flush)
 
     def _flush(self) -> None:
+        """Send what is buffered without blocking (this runs on the event loop)."""
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self.flushes += 1
         try:
-            while self._pending:
+            sent = self._raw_sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._failed(exc)
+            return
+        if sent < len(data):
+            eventlet.spawn_n(self._send_rest, data[sent:])
+        else:
+            self._flushing = False
+
+    def _send_rest(self, data: bytes) -> None:
+        """Wait until the socket takes `data` and whatever was buffered meanwhile."""
+        try:
+            while data:
+                self._sock.sendall(data)
                 data = b"".join(self._pending)
                 self._pending.clear()
-                self.flushes += 1
-                self._sock.sendall(data)
         except OSError as exc:
-            self._pending.clear()
-            self._on_error(exc)
-        finally:
+            self._failed(exc)
+        else:
             self._flushing = False
+
+    def _failed(self, exc: OSError) -> None:
+        self._pending.clear()
+        self._flushing = False
+        self._on_error(exc)
 
     def read_frames(self) -> list[Frame]:
         """Every complete frame in the buffer, after reading once if there is none.

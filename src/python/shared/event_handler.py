@@ -24,7 +24,7 @@ from nameko.extensions import Entrypoint
 from shared.amqp_link import SharedAmqpLink
 from shared.config import Settings
 from shared.events import handler_queue
-from shared.link_consumer import QueueSubscription
+from shared.link_consumer import QueueSubscription, worker_pool_has_room
 from shared.rpc_server import unpack_headers
 
 _log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class EventHandler(Entrypoint):
             prefetch=Settings.from_config(self.container.config).max_workers,
             on_message=self._handle,
             spawn=self.container.spawn_managed_thread,
+            has_room=worker_pool_has_room(self.container),
         )
 
     def stop(self) -> None:

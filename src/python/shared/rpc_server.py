@@ -38,7 +38,7 @@ from nameko.rpc import get_rpc_exchange
 from shared.amqp_link import SharedAmqpLink, json_message
 from shared.config import Settings
 from shared.errors import BrokerUnavailable
-from shared.link_consumer import QueueSubscription
+from shared.link_consumer import QueueSubscription, worker_pool_has_room
 
 _log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class RpcQueue(SharedExtension, ProviderCollector):
             prefetch=Settings.from_config(self.container.config).max_workers,
             on_message=self._handle,
             spawn=self.container.spawn_managed_thread,
+            has_room=worker_pool_has_room(self.container),
         )
 
     def unregister_provider(self, provider: Any) -> None:
