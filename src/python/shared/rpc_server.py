@@ -39,6 +39,7 @@ from shared.amqp_link import SharedAmqpLink, json_message
 from shared.config import Settings
 from shared.errors import BrokerUnavailable
 from shared.link_consumer import QueueSubscription, worker_pool_has_room
+from shared.signatures import CheckedOncePerShape
 
 _log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def unpack_headers(message: amqp.Message) -> dict[str, Any]:
     return {k[len(prefix) :]: v for k, v in headers.items() if k.startswith(prefix)}
 
 
-class Rpc(Entrypoint):
+class Rpc(CheckedOncePerShape, Entrypoint):
     """``@rpc``: a method other services (and ``nameko shell``) can call."""
 
     rpc_queue = RpcQueue()
