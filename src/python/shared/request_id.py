@@ -8,7 +8,7 @@ worker's green thread so that each log line can name it.
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 from contextvars import ContextVar
 from typing import Any
 
@@ -26,7 +26,7 @@ _current: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 def new_request_id() -> str:
     """A fresh random request id."""
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def accept_request_id(candidate: str | None) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
+import secrets
 from functools import partial
 from typing import Any
 
@@ -46,7 +46,7 @@ class RpcSession:
     def __init__(self, link: AmqpLink, exchange: str, caller: str) -> None:
         self.link = link
         self.exchange = exchange
-        self.reply_key = uuid.uuid4().hex
+        self.reply_key = secrets.token_hex(16)
         self.reply_queue = f"rpc.reply-{caller}-{self.reply_key}"
         self._pending: dict[str, Event] = {}
         self._channel: amqp.Channel | None = None
@@ -81,7 +81,7 @@ class RpcSession:
         timeout: float,
     ) -> Any:
         """Call ``service.method(**kwargs)`` and return its result within `timeout` seconds."""
-        correlation_id = uuid.uuid4().hex
+        correlation_id = secrets.token_hex(16)
         message = json_message(
             {"args": [], "kwargs": kwargs},
             delivery_mode=TRANSIENT,
