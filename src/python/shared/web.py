@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from typing import Any, Callable, Iterable
 
-from eventlet import greenio, wsgi
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -33,7 +33,7 @@ from shared.errors import (
     ServiceError,
     ServiceUnavailable,
 )
-from shared.http_protocol import JsonErrorsProtocol
+from shared.http_server import HttpServer
 from shared.request_id import REQUEST_ID_KEY, accept_request_id, bind_request_id
 
 _log = logging.getLogger(__name__)
@@ -136,18 +136,18 @@ class JsonWsgiApp(WsgiApp):
 
 
 class JsonWebServer(WebServer):
-    """Nameko's web server with the JSON app, bounds on slow clients, and a clean drain.
+    """Nameko's web server with the JSON app on `HttpServer`, and a clean drain.
 
     When the service stops it refuses new requests with a 503 ``shutting_down``
     (``Connection: close``), closes idle keep-alive connections, and lets the requests
     it had accepted finish.
     """
 
+    _serv: HttpServer | None
+
     def __init__(self) -> None:
         super().__init__()
         self.draining = False
-        # eventlet's per-connection state: [address, socket, idle | request | close]
-        self._connections: dict[int, list[Any]] = {}
 
     def setup(self) -> None:
         self.settings = Settings.from_config(self.container.config)
@@ -156,27 +156,22 @@ class JsonWebServer(WebServer):
     def get_wsgi_app(self) -> JsonWsgiApp:
         return JsonWsgiApp(self)
 
-    def get_wsgi_server(
-        self, sock: Any, wsgi_app: Any, protocol: Any = JsonErrorsProtocol, debug: bool = False
-    ) -> Any:
-        server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
-        # A client that stalls mid-request holds a green thread only this long.
-        server.socket_timeout = self.settings.http_timeout
+    def get_wsgi_server(self, sock: Any, wsgi_app: Any, *args: Any, **kwargs: Any) -> HttpServer:
+        # A client that stalls mid-request holds a green thread only `http_timeout`.
         # One line per request costs more than the rest of a 404: opt in with ACCESS_LOG.
-        server.log_output = self.settings.access_log
-        return server
+        return HttpServer(wsgi_app, self.settings.http_timeout, self.settings.access_log)
+
+    def run(self) -> None:
+        # Nameko's accept loop, less eventlet.wsgi's socket_timeout: HttpServer sets it.
+        while self._is_accepting:
+            sock, address = self._sock.accept()
+            self.container.spawn_managed_thread(partial(self.process_request, sock, address))
 
     def process_request(self, sock: Any, address: Any) -> None:
-        state = [address, sock, wsgi.STATE_IDLE]
-        self._connections[id(state)] = state
         # Each connection runs in a thread Nameko manages, and a managed thread that
-        # raises stops the whole service: one client's broken connection must not.
-        try:
-            self._serv.process_request(state)
-        except Exception:
-            _log.warning("connection from %s failed", address[0], exc_info=True)
-        finally:
-            self._connections.pop(id(state), None)
+        # raises stops the whole service: HttpServer.serve never raises.
+        assert self._serv is not None  # made in start(), before the first accept
+        self._serv.serve(sock, address)
 
     def drain(self) -> None:
         """Take no new requests: refuse them, and close idle keep-alive connections.
@@ -186,11 +181,8 @@ class JsonWebServer(WebServer):
         server only after those, so draining here would be too late.
         """
         self.draining = True
-        for state in list(self._connections.values()):
-            idle = state[2] == wsgi.STATE_IDLE
-            state[2] = wsgi.STATE_CLOSE  # close once the current response is sent
-            if idle:
-                greenio.shutdown_safe(state[1])
+        if self._serv is not None:
+            self._serv.drain()
 
     def context_data_from_headers(self, request: Request) -> dict[str, Any]:
         return {REQUEST_ID_KEY: request.environ[_ENVIRON_REQUEST_ID]}
