@@ -35,6 +35,7 @@ from shared.errors import (
 )
 from shared.http_server import HttpServer
 from shared.request_id import REQUEST_ID_KEY, accept_request_id, bind_request_id
+from shared.signatures import CheckedOncePerShape
 
 _log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ class JsonWebServer(WebServer):
         return {REQUEST_ID_KEY: request.environ[_ENVIRON_REQUEST_ID]}
 
 
-class JsonHttp(HttpRequestHandler):
+class JsonHttp(CheckedOncePerShape, HttpRequestHandler):
     """``@json_http("GET", "/path")``: a handler whose result is sent as JSON."""
 
     server = JsonWebServer()
@@ -197,20 +198,10 @@ class JsonHttp(HttpRequestHandler):
         # Client errors are expected: Nameko logs them briefly, not as crashes.
         kwargs.setdefault("expected_exceptions", (HttpError, ServiceError))
         super().__init__(method, url, **kwargs)
-        self._checked_signatures: set[frozenset[str]] = set()
 
     def stop(self) -> None:
         self.server.drain()
         super().stop()
-
-    def check_signature(self, args: Any, kwargs: Any) -> None:
-        # Nameko checks every call against the method's signature with
-        # inspect.getcallargs. A route always passes the same arguments (the request
-        # and its path values), so one check per set of names is enough.
-        names = frozenset(kwargs)
-        if names not in self._checked_signatures:
-            super().check_signature(args, kwargs)
-            self._checked_signatures.add(names)
 
     def response_from_result(self, result: Any) -> Response:
         if isinstance(result, Response):
