@@ -10,7 +10,8 @@ It starts a private RabbitMQ node, then measures, one after another:
    per 1,000 requests for each process and the broker; resident memory afterwards;
    seconds from start to ``/ready``; and whether the log holds one entry per answer;
 2. naive Nameko: the same services written the default way (``bench.naive``);
-3. the raw AMQP round-trip ceiling (``bench/probe``).
+3. the raw AMQP round trip (``bench/probe``): its ceiling at 32 in flight, its
+   latency at 1 in flight.
 
 Results go to ``OUT/results.json`` and ``OUT/results.png``; the previous JSON there is
 compared with. Nothing here is a test: it prints numbers.
@@ -214,21 +215,23 @@ def measure_probe(
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        runs = [
-            json.loads(subprocess.run(
-                ["node", "probe.js", "run", uri, str(args.seconds), "32"],
-                cwd=probe_dir, capture_output=True, text=True, check=True,
-            ).stdout)
-            for _ in range(args.runs)
-        ]  # fmt: skip
+        # 32 in flight: the ceiling for throughput; 1 in flight: the floor for latency.
+        for key, in_flight in (("probe", 32), ("probe_one_in_flight", 1)):
+            runs = [
+                json.loads(subprocess.run(
+                    ["node", "probe.js", "run", uri, str(args.seconds), str(in_flight)],
+                    cwd=probe_dir, capture_output=True, text=True, check=True,
+                ).stdout)
+                for _ in range(args.runs)
+            ]  # fmt: skip
+            results[key] = {
+                "client": f"amqplib on Node.js, direct reply-to, {in_flight} in flight",
+                "runs": runs,
+                "median": {name: statistics.median(r[name] for r in runs) for name in runs[0]},
+            }
     finally:
         server.terminate()
         server.wait()
-    results["probe"] = {
-        "client": "amqplib on Node.js, direct reply-to, 32 in flight",
-        "runs": runs,
-        "median": {key: statistics.median(r[key] for r in runs) for key in runs[0]},
-    }
 
 
 def count_rows(store: Path) -> int:
@@ -261,20 +264,26 @@ def await_count(
 
 
 def summarize(results: dict[str, Any]) -> None:
-    def median_rps(name: str, endpoint: str, connections: int) -> float | None:
+    def median_of(name: str, endpoint: str, connections: int, figure: str) -> float | None:
         for c in results["configurations"]:
             if (c["name"], c["endpoint"], c["connections"]) == (name, endpoint, connections):
-                return float(c["median"]["requests_per_second"])
+                return float(c["median"][figure])
         return None
 
-    project = median_rps("project", "GET /sum", 32)
-    naive = median_rps("naive", "GET /sum", 32)
+    project = median_of("project", "GET /sum", 32, "requests_per_second")
+    naive = median_of("naive", "GET /sum", 32, "requests_per_second")
     ceiling = results.get("probe", {}).get("median", {}).get("requests_per_second")
+    one_p50 = median_of("project", "GET /sum", 1, "p50_ms")
+    floor = results.get("probe_one_in_flight", {}).get("median", {}).get("p50_ms")
     summary: dict[str, Any] = {}
     if project and naive:
         summary["project / naive Nameko, GET /sum c=32"] = round(project / naive, 2)
     if project and ceiling:
         summary["project / raw AMQP ceiling, GET /sum c=32"] = round(project / ceiling, 3)
+    if one_p50 and floor:
+        # GET /sum waits on two broker round trips: an RPC and a confirmed publish.
+        summary["raw AMQP round trip p50 ms, 1 in flight"] = round(floor, 3)
+        summary["project p50 / raw round trip p50, GET /sum c=1"] = round(one_p50 / floor, 2)
     summary["seconds from start to /ready"] = results.get("ready_seconds")
     summary["resident MB after the run"] = results.get("rss_mb")
     summary["log holds one entry per answer"] = results.get("log_check")

@@ -39,5 +39,7 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
     assert set(results["rss_mb"]) == {"calc", "log", "gateway"}
     if shutil.which("node"):
         assert results["probe"]["median"]["requests_per_second"] > 0
+        assert results["probe_one_in_flight"]["median"]["p50_ms"] > 0
+        assert results["summary"]["project p50 / raw round trip p50, GET /sum c=1"] > 0
     assert (out / "results.png").read_bytes().startswith(b"\x89PNG")
     assert "CPU s per 1000 requests" in run.stdout
