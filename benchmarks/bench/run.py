@@ -3,14 +3,15 @@
     benchmarks/run              # 3 runs of 10 s per configuration (about 5 minutes)
     benchmarks/run --smoke      # a few seconds, to check that it still works
 
-It starts a private RabbitMQ node, then measures, one after another:
+It starts a private RabbitMQ node, then measures:
 
 1. this project: the three service PEXes as separate processes with production
    settings; ``GET /sum`` and ``POST /sum`` at 1 and at 32 connections; CPU seconds
    per 1,000 requests for each process and the broker; resident memory afterwards;
    seconds from start to ``/ready``; and whether the log holds one entry per answer;
-2. naive Nameko: the same services written the default way (``bench.naive``);
-3. the raw AMQP round trip (``bench/probe``): its ceiling at 32 in flight, its
+2. naive Nameko: the same services written the default way (``bench.naive``), running
+   beside the project on another virtual host, the two taking turns run by run;
+3. then the raw AMQP round trip (``bench/probe``): its ceiling at 32 in flight, its
    latency at 1 in flight.
 
 Results go to ``OUT/results.json`` and ``OUT/results.png``; the previous JSON there is
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -68,8 +70,7 @@ def main() -> None:
             "runs": args.runs,
             "configurations": [],
         }
-        measure_project(args, node.vhost_uri(), broker, workdir, results)
-        measure_naive(args, node.vhost_uri(), broker, workdir, results)
+        measure_stacks(args, node, broker, workdir, results)
         measure_probe(args, node.vhost_uri(), workdir, results)
         summarize(results)
     finally:
@@ -80,6 +81,25 @@ def main() -> None:
     plot(results, args.out / "results.png")
     print_table(results, previous)
     print(f"\nwrote {args.out / 'results.json'} and {args.out / 'results.png'}")
+
+
+def measure_stacks(
+    args: argparse.Namespace, node: PrivateNode, broker: int, workdir: Path, results: dict[str, Any]
+) -> None:
+    """This project and naive Nameko, each on its own virtual host, measured in turns."""
+    stacks: list[Stack] = []
+    try:
+        stacks.append(start_project(args, node.vhost_uri(), broker, workdir, results))
+        stacks.append(start_naive(args, node.vhost_uri(), broker, workdir))
+        measure(results, stacks, args)
+        project, naive = stacks
+        rss = project.measured.rss()
+        results["rss_mb"] = {name: round(mb, 1) for name, mb in rss.items() if name != "rabbitmq"}
+        results["log_check"] = await_count(project.count_log, project.answered)
+        results["naive_log_check"] = await_count(naive.count_log, naive.answered)
+    finally:
+        for stack in stacks:
+            stack.stop()
 
 
 @dataclass
@@ -95,53 +115,81 @@ class Answered:
         self.uncounted_at_most += connections
 
 
-def measure(
-    results: dict[str, Any],
-    name: str,
-    base_url: str,
-    measured: Measured,
-    args: argparse.Namespace,
-    endpoints: tuple[str, ...],
-    answered: Answered,
-) -> None:
-    """Run each endpoint at 1 and 32 connections, `args.runs` times each."""
-    for endpoint in endpoints:
+@dataclass
+class Stack:
+    """One way of serving ``/sum``: its processes, warmed up, and what they answered."""
+
+    name: str
+    base_url: str
+    endpoints: tuple[str, ...]
+    services: dict[str, Service]
+    measured: Measured
+    answered: Answered
+    count_log: Callable[[], int]
+
+    def stop(self) -> None:
+        for service in self.services.values():
+            service.stop()
+
+
+def measure(results: dict[str, Any], stacks: list[Stack], args: argparse.Namespace) -> None:
+    """Run each endpoint at 1 and 32 connections, `args.runs` times each.
+
+    The stacks take turns run by run, so a change in the machine's speed during the
+    benchmark (a shared VM's neighbours) weighs on each of them alike.
+    """
+    for endpoint in ("GET /sum", "POST /sum"):
         method, path = endpoint.split()
-        url = base_url + path + ("?numbers=1,2,3" if method == "GET" else "")
+        query = "?numbers=1,2,3" if method == "GET" else ""
         for connections in (1, 32):
-            runs: list[LoadRun] = []
-            before = measured.snapshot()
+            taking_part = [stack for stack in stacks if endpoint in stack.endpoints]
+            runs: dict[str, list[LoadRun]] = {stack.name: [] for stack in taking_part}
+            cpu: dict[str, Counter[str]] = {stack.name: Counter() for stack in taking_part}
             for _ in range(args.runs):
-                runs.append(run_load(url, method, connections, args.seconds))
-            after = measured.snapshot()
-            total = sum(run.requests for run in runs)
-            errors = sum(run.errors for run in runs)
-            for run in runs:
-                answered.add(run, connections)
-            results["configurations"].append({
-                "name": name,
-                "endpoint": endpoint,
-                "connections": connections,
-                "runs": [vars(run) for run in runs],
-                "median": {
-                    key: statistics.median(getattr(run, key) for run in runs)
-                    for key in ("requests_per_second", "p50_ms", "p99_ms")
-                },
-                "errors": errors,
-                "cpu_per_1000": {
-                    process: round((after[process] - before[process]) * 1000 / max(total, 1), 3)
-                    for process in measured.pids
-                },
-            })  # fmt: skip
+                for stack in taking_part:
+                    before = stack.measured.snapshot()
+                    run = run_load(stack.base_url + path + query, method, connections, args.seconds)
+                    after = stack.measured.snapshot()
+                    cpu[stack.name].update({p: after[p] - before[p] for p in after})
+                    stack.answered.add(run, connections)
+                    runs[stack.name].append(run)
+            for stack in taking_part:
+                record(results, stack, endpoint, connections, runs[stack.name], cpu[stack.name])
+
+
+def record(
+    results: dict[str, Any],
+    stack: Stack,
+    endpoint: str,
+    connections: int,
+    runs: list[LoadRun],
+    cpu: Counter[str],
+) -> None:
+    total = sum(run.requests for run in runs)
+    results["configurations"].append({
+        "name": stack.name,
+        "endpoint": endpoint,
+        "connections": connections,
+        "runs": [vars(run) for run in runs],
+        "median": {
+            key: statistics.median(getattr(run, key) for run in runs)
+            for key in ("requests_per_second", "p50_ms", "p99_ms")
+        },
+        "errors": sum(run.errors for run in runs),
+        "cpu_per_1000": {
+            process: round(cpu[process] * 1000 / max(total, 1), 3)
+            for process in stack.measured.pids
+        },
+    })  # fmt: skip
 
 
 def warm_up(url: str, seconds: float, answered: Answered) -> None:
     answered.add(run_load(url, "GET", 32, seconds), 32)
 
 
-def measure_project(
+def start_project(
     args: argparse.Namespace, uri: str, broker: int, workdir: Path, results: dict[str, Any]
-) -> None:
+) -> Stack:
     port = free_port()
     store = workdir / "project" / "log.sqlite3"
     env = {
@@ -152,27 +200,24 @@ def measure_project(
     }
     base_url = f"http://127.0.0.1:{port}"
     started = {s: Service(s, pex_command(args.pex_dir, s), env, workdir) for s in SERVICES}
+    measured = Measured()
+    stack = Stack("project", base_url, ("GET /sum", "POST /sum"), started, measured, Answered(),
+                  lambda: count_rows(store))  # fmt: skip
     try:
         # The first start unpacks each PEX into a venv; time a restart, as deployed.
         seconds_until_ok(base_url + "/ready")
         started["gateway"].stop()
         started["gateway"] = Service("gateway", pex_command(args.pex_dir, "gateway"), env, workdir)
         results["ready_seconds"] = round(seconds_until_ok(base_url + "/ready"), 3)
-        answered = Answered()
-        warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), answered)
-        measured = Measured({s: p.process.pid for s, p in started.items()} | {"rabbitmq": broker})
-        endpoints = ("GET /sum", "POST /sum")
-        measure(results, "project", base_url, measured, args, endpoints, answered)
-        results["rss_mb"] = {k: round(v, 1) for k, v in measured.rss().items() if k != "rabbitmq"}
-        results["log_check"] = await_count(lambda: count_rows(store), answered)
-    finally:
-        for service in started.values():
-            service.stop()
+        warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), stack.answered)
+    except BaseException:
+        stack.stop()
+        raise
+    measured.pids = {s: p.process.pid for s, p in started.items()} | {"rabbitmq": broker}
+    return stack
 
 
-def measure_naive(
-    args: argparse.Namespace, uri: str, broker: int, workdir: Path, results: dict[str, Any]
-) -> None:
+def start_naive(args: argparse.Namespace, uri: str, broker: int, workdir: Path) -> Stack:
     port = free_port()
     store = workdir / "naive-log.jsonl"
     config = workdir / "naive.yaml"
@@ -184,19 +229,19 @@ def measure_naive(
         for name, cls in (("calc", "NaiveCalc"), ("log", "NaiveLog"), ("gateway", "NaiveGateway"))
     }
     base_url = f"http://127.0.0.1:{port}"
+    measured = Measured({s: p.process.pid for s, p in started.items()} | {"rabbitmq": broker})
+    stack = Stack("naive", base_url, ("GET /sum",), started, measured, Answered(counted=1),
+                  lambda: count_lines(store))  # fmt: skip
     try:
         # Naive Nameko drops events published before log's queue exists: wait for it.
         wait_for(lambda: has_consumer(uri, "evt-gateway-sum_computed--log.record"), 60, "log")
         wait_for(lambda: has_consumer(uri, "rpc-calc"), 60, "calc")
-        seconds_until_ok(base_url + "/sum?numbers=1")  # the naive gateway has no /ready
-        answered = Answered(counted=1)
-        warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), answered)
-        measured = Measured({s: p.process.pid for s, p in started.items()} | {"rabbitmq": broker})
-        measure(results, "naive", base_url, measured, args, ("GET /sum",), answered)
-        results["naive_log_check"] = await_count(lambda: count_lines(store), answered)
-    finally:
-        for service in started.values():
-            service.stop()
+        seconds_until_ok(base_url + "/sum?numbers=1")  # counted: the naive gateway has no /ready
+        warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), stack.answered)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
 
 
 def measure_probe(
