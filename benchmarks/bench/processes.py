@@ -1,14 +1,16 @@
-"""The processes a benchmark measures, and what they cost: CPU seconds and memory."""
+"""The processes a benchmark measures, and what they cost: CPU seconds, memory, images."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.waiting import answers_ok, wait_for
 
@@ -89,3 +91,23 @@ def seconds_until_ok(url: str, timeout: float = 60) -> float:
     started = time.monotonic()
     wait_for(lambda: answers_ok(url, timeout=1), timeout, f"{url} to answer 200", interval=0.01)
     return time.monotonic() - started
+
+
+def image_megabytes(services: tuple[str, ...]) -> dict[str, Any]:
+    """Each service's runtime image as `docker images` counts it, if built here.
+
+    The benchmark builds PEXes only; ``./pants package ::`` builds the images.
+    """
+    if shutil.which("docker") is None:
+        return {"skipped": "no docker command"}
+    sizes: dict[str, Any] = {}
+    for service in services:
+        image = f"nameko-stack/{service}:latest"
+        inspected = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Size}}", image],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if inspected.returncode != 0:
+            return {"skipped": "images not built here (./pants package ::)"}
+        sizes[service] = round(int(inspected.stdout) / 1e6, 1)
+    return sizes

@@ -8,7 +8,8 @@ It starts a private RabbitMQ node, then measures:
 1. this project: the three service PEXes as separate processes with production
    settings; ``GET /sum`` and ``POST /sum`` at 1 and at 32 connections; CPU seconds
    per 1,000 requests for each process and the broker; resident memory afterwards;
-   seconds from start to ``/ready``; and whether the log holds one entry per answer;
+   seconds from start to ``/ready``; whether the log holds one entry per answer; and
+   the size of each runtime image, where ``./pants package ::`` has built them;
 2. naive Nameko: the same services written the default way (``bench.naive``), running
    beside the project on another virtual host, the two taking turns run by run;
 3. then the raw AMQP round trip (``bench/probe``): its ceiling at 32 in flight, its
@@ -38,7 +39,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.http_load import LoadRun, run_load
-from bench.processes import Measured, Service, beam_pid, pex_command, seconds_until_ok
+from bench.processes import (
+    Measured,
+    Service,
+    beam_pid,
+    image_megabytes,
+    pex_command,
+    seconds_until_ok,
+)
 from bench.report import load_previous, plot, print_table, write_json
 from harness.rabbit import PrivateNode, has_consumer
 from harness.waiting import free_port, wait_for
@@ -70,6 +78,7 @@ def main() -> None:
             "runs": args.runs,
             "configurations": [],
         }
+        results["image_mb"] = image_megabytes(SERVICES)
         measure_stacks(args, node, broker, workdir, results)
         measure_probe(args, node.vhost_uri(), workdir, results)
         summarize(results)
@@ -331,5 +340,6 @@ def summarize(results: dict[str, Any]) -> None:
         summary["project p50 / raw round trip p50, GET /sum c=1"] = round(one_p50 / floor, 2)
     summary["seconds from start to /ready"] = results.get("ready_seconds")
     summary["resident MB after the run"] = results.get("rss_mb")
+    summary["runtime image MB"] = results.get("image_mb")
     summary["log holds one entry per answer"] = results.get("log_check")
     results["summary"] = summary

@@ -37,6 +37,7 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
     assert results["log_check"]["ok"], results["log_check"]
     assert 0 < results["ready_seconds"] < 30
     assert set(results["rss_mb"]) == {"calc", "log", "gateway"}
+    assert set(results["image_mb"]) in ({"calc", "log", "gateway"}, {"skipped"})
     if shutil.which("node"):
         assert results["probe"]["median"]["requests_per_second"] > 0
         assert results["probe_one_in_flight"]["median"]["p50_ms"] > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,8 @@ from harness.prerequisites import missing
 from harness.waiting import answers_ok, wait_for
 
 TIMEOUT = 10
+# The performance issue's bound on each runtime image, in the units `docker images` shows.
+MAX_IMAGE_BYTES = 200_000_000
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +142,12 @@ def test_sigterm_stops_a_service_cleanly(stack: ComposeStack) -> None:
     assert state["Status"] == "exited"
     assert state["ExitCode"] == 0
     assert '"log stopped"' in stack.logs(log_container)
+
+
+@pytest.mark.parametrize("service", ["calc", "log", "gateway"])
+def test_each_runtime_image_is_at_most_200_mb(stack: ComposeStack, service: str) -> None:
+    size = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Size}}", f"nameko-stack/{service}:latest"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert int(size) <= MAX_IMAGE_BYTES
