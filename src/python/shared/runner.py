@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -29,5 +30,10 @@ def run_service(service_cls: type, config: dict[str, Any]) -> None:
         sanitize_url(settings.amqp_uri),
         settings.max_workers,
     )
+    # What exists now (modules, classes, the service's code) lives as long as the
+    # process. Frozen, the collector stops walking it in every full collection: under
+    # load those took the gateway about 30 ms each, a stall for every request in flight.
+    gc.collect()
+    gc.freeze()
     run([service_cls], config)
     _log.info("%s stopped", name)
