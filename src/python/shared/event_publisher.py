@@ -172,8 +172,9 @@ class ConfirmedEvents(DependencyProvider, HeaderEncoder):
         self.publisher.add_route(self.route)
 
     def get_dependency(self, worker_ctx: Any) -> Callable[[str, dict[str, Any]], None]:
+        headers = self.get_message_headers(worker_ctx)
+
         def dispatch(message_id: str, payload: dict[str, Any]) -> None:
-            headers = self.get_message_headers(worker_ctx)
             self.publisher.publish(self.route, message_id, payload, headers, self.timeout)
 
         return dispatch

@@ -109,7 +109,8 @@ class Connection:
         # app replaces a bad X-Request-ID rather than refusing the request. Framing
         # (CRLF, Content-Length, Transfer-Encoding) stays strict.
         self._parser.set_dangerous_leniencies(lenient_headers=True)
-        self._ready: deque[Request] = deque()  # parsed heads, in order, not yet served
+        # Parsed heads with their environs, in order, not yet served.
+        self._ready: deque[tuple[Request, dict[str, Any]]] = deque()
         self._current: Request | None = None  # whose body the parser is reading
         self._in_head = False
         self._began = False  # a request began in the data being parsed
@@ -140,12 +141,12 @@ class Connection:
         # Responses go out in one write each; Nagle would hold back a pipelined second.
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         while True:
-            request = self._next_request()
-            if request is None:
+            ready = self._next_request()
+            if ready is None:
                 if self._refusal is not None:
                     self.sock.sendall(self._refusal.response())
                 return
-            if not self._respond(request):
+            if not self._respond(*ready):
                 return
 
     def drain(self) -> None:
@@ -155,7 +156,7 @@ class Connection:
 
     # The request loop.
 
-    def _next_request(self) -> Request | None:
+    def _next_request(self) -> tuple[Request, dict[str, Any]] | None:
         deadline = 0.0
         while not self._ready:
             if self._ended or (self.closing and not self._in_head):
@@ -221,7 +222,7 @@ class Connection:
     def _refuse(self, refusal: Refusal) -> None:
         self._ended = True
         current = self._current
-        if current is None or current is (self._ready[-1] if self._ready else None):
+        if current is None or current is (self._ready[-1][0] if self._ready else None):
             # The bad request is not being served yet: refuse it in its turn.
             if current is not None:
                 self._ready.pop()
@@ -229,12 +230,12 @@ class Connection:
         else:
             current.failed = True  # its body ends here; the app sees it cut short
 
-    def _respond(self, request: Request) -> bool:
+    def _respond(self, request: Request, environ: dict[str, Any]) -> bool:
         """Run the app for one request and send its answer; False to close the connection."""
         started = time.monotonic() if self.server.access_log else 0.0
         result: Any = None
         try:
-            result = self.server.app(request.environ, request.start_response)
+            result = self.server.app(environ, request.start_response)
             chunks: list[bytes] = []
             size = 0
             for data in result:
@@ -246,7 +247,7 @@ class Connection:
                         chunks, size = [], 0
             request.send(chunks, final=True)
         except (Exception, eventlet.Timeout):
-            _log.error("the WSGI app failed on %s", request.environ["RAW_URI"], exc_info=True)
+            _log.error("the WSGI app failed on %s", request.raw_uri, exc_info=True)
             if not request.head_sent:
                 error = Refusal(500, "internal_error", "the request failed unexpectedly")
                 self.sock.sendall(error.response())
@@ -334,10 +335,10 @@ class Connection:
         environ["REQUEST_METHOD"] = request.method = self._parser.get_method().decode("ascii")
         environ["PATH_INFO"] = (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1")
         environ["QUERY_STRING"] = query.decode("latin-1")
-        environ["RAW_URI"] = environ["REQUEST_URI"] = url.decode("latin-1")
+        environ["RAW_URI"] = environ["REQUEST_URI"] = request.raw_uri = url.decode("latin-1")
         environ["SERVER_PROTOCOL"] = "HTTP/" + version
         self._current = request
-        self._ready.append(request)
+        self._ready.append((request, environ))
 
     def on_body(self, data: bytes) -> None:
         current = self._current

@@ -22,7 +22,7 @@ import json
 import logging
 import secrets
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import amqp
 from eventlet.event import Event
@@ -132,17 +132,10 @@ class RpcClient(SharedExtension):
 
 
 class ServiceProxy:
-    """``proxy.method(**kwargs)`` calls the remote method with the configured deadline.
-
-    The headers are made at the call: most workers never call most of their proxies.
-    """
+    """``proxy.method(**kwargs)`` calls the remote method with the configured deadline."""
 
     def __init__(
-        self,
-        session: RpcSession,
-        service: str,
-        headers: Callable[[], dict[str, Any]],
-        timeout: float,
+        self, session: RpcSession, service: str, headers: dict[str, Any], timeout: float
     ) -> None:
         self._session = session
         self._service = service
@@ -152,7 +145,7 @@ class ServiceProxy:
     def __getattr__(self, method: str) -> Any:
         def call(timeout: float | None = None, **kwargs: Any) -> Any:
             return self._session.call(
-                self._service, method, kwargs, self._headers(), timeout or self._timeout
+                self._service, method, kwargs, self._headers, timeout or self._timeout
             )
 
         return call
@@ -174,5 +167,5 @@ class ServiceRpc(DependencyProvider, HeaderEncoder):
         self.timeout = Settings.from_config(self.container.config).rpc_timeout
 
     def get_dependency(self, worker_ctx: Any) -> ServiceProxy:
-        headers = partial(self.get_message_headers, worker_ctx)
+        headers = self.get_message_headers(worker_ctx)
         return ServiceProxy(self.client.session, self.service, headers, self.timeout)

@@ -42,6 +42,7 @@ _log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _ENVIRON_REQUEST_ID = "shared.request_id"
+MAX_REMEMBERED_ROUTES = 1024
 
 ERROR_STATUS: dict[type[ServiceError], int] = {
     InvalidNumbers: 400,
@@ -128,6 +129,7 @@ class JsonWsgiApp(WsgiApp):
         # Routes match on path and method alone: one adapter serves every request,
         # instead of one bound to each request's environ (host checks and all).
         self._adapter = self.url_map.bind("")
+        self._matches: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request_id = accept_request_id(environ.get("HTTP_X_REQUEST_ID"))
@@ -168,9 +170,21 @@ class JsonWsgiApp(WsgiApp):
         return response
 
     def _match(self, environ: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        path = environ["PATH_INFO"].encode("latin-1").decode(errors="replace")
-        match: tuple[Any, dict[str, Any]] = self._adapter.match(path, environ["REQUEST_METHOD"])
-        return match
+        """The provider and path values for this path and method, remembered once found.
+
+        werkzeug's matcher costs more than the lookup, and leaves a reference cycle
+        behind each call for the garbage collector. Refusals (404, 405) are not kept,
+        and at most `MAX_REMEMBERED_ROUTES` paths are, whatever clients send.
+        """
+        key = (environ["PATH_INFO"], environ["REQUEST_METHOD"])
+        match = self._matches.get(key)
+        if match is None:
+            path = key[0].encode("latin-1").decode(errors="replace")
+            match = self._adapter.match(path, key[1])
+            if len(self._matches) < MAX_REMEMBERED_ROUTES:
+                self._matches[key] = match
+        provider, values = match
+        return provider, dict(values)  # a handler's path values are its own
 
 
 class JsonWebServer(WebServer):
