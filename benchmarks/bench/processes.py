@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.compose import image_bytes
 from harness.waiting import answers_ok, wait_for
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -102,12 +103,8 @@ def image_megabytes(services: tuple[str, ...]) -> dict[str, Any]:
         return {"skipped": "no docker command"}
     sizes: dict[str, Any] = {}
     for service in services:
-        image = f"nameko-stack/{service}:latest"
-        inspected = subprocess.run(
-            ["docker", "image", "inspect", "--format", "{{.Size}}", image],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if inspected.returncode != 0:
+        size = image_bytes(service)
+        if size is None:
             return {"skipped": "images not built here (./pants package ::)"}
-        sizes[service] = round(int(inspected.stdout) / 1e6, 1)
+        sizes[service] = round(size / 1e6, 1)
     return sizes

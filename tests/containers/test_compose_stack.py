@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 import requests
 
-from harness.compose import ComposeStack, EngineUnavailable
+from harness.compose import ComposeStack, EngineUnavailable, image_bytes
 from harness.prerequisites import missing
 from harness.waiting import answers_ok, wait_for
 
@@ -146,8 +145,5 @@ def test_sigterm_stops_a_service_cleanly(stack: ComposeStack) -> None:
 
 @pytest.mark.parametrize("service", ["calc", "log", "gateway"])
 def test_each_runtime_image_is_at_most_200_mb(stack: ComposeStack, service: str) -> None:
-    size = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Size}}", f"nameko-stack/{service}:latest"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert int(size) <= MAX_IMAGE_BYTES
+    size = image_bytes(service)
+    assert size is not None and size <= MAX_IMAGE_BYTES
