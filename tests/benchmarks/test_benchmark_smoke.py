@@ -29,12 +29,23 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
         ("project", "GET /sum", 1), ("project", "GET /sum", 32),
         ("project", "POST /sum", 1), ("project", "POST /sum", 32),
         ("naive", "GET /sum", 1), ("naive", "GET /sum", 32),
+        ("naive-1proc", "GET /sum", 1), ("naive-1proc", "GET /sum", 32),
+        ("bare", "GET /sum", 1), ("bare", "GET /sum", 32),
     }  # fmt: skip
+    three_processes = {"calc", "log", "gateway", "rabbitmq"}
     for configuration in results["configurations"]:
         assert configuration["median"]["requests_per_second"] > 0
         assert configuration["errors"] == 0, configuration
-        assert set(configuration["cpu_per_1000"]) == {"calc", "log", "gateway", "rabbitmq"}
-    assert results["log_check"]["ok"], results["log_check"]
+        one_process = configuration["name"] in ("naive-1proc", "bare")
+        assert set(configuration["cpu_per_1000"]) == (
+            {"nameko", "rabbitmq"} if one_process else three_processes
+        )
+    assert set(results["log_checks"]) == {"project", "naive", "naive-1proc"}
+    for name, check in results["log_checks"].items():
+        assert check["ok"], (name, check)
+    summary = results["summary"]
+    for name in ("naive", "naive-1proc", "bare"):
+        assert summary[f"{name} req/s here / in the target's table"] > 0
     assert 0 < results["ready_seconds"] < 30
     assert set(results["rss_mb"]) == {"calc", "log", "gateway"}
     assert set(results["image_mb"]) in ({"calc", "log", "gateway"}, {"skipped"})
