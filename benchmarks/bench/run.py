@@ -67,13 +67,17 @@ class Reference:
     processes: dict[str, tuple[str, ...]]
     target_table_rps: float
 
+    @property
+    def classes(self) -> set[str]:
+        """Every ``bench.naive`` class it runs, whichever process runs it."""
+        return {c for group in self.processes.values() for c in group}
 
+
+NAIVE = Reference(
+    "naive", {"calc": ("NaiveCalc",), "log": ("NaiveLog",), "gateway": ("NaiveGateway",)}, 430
+)
 REFERENCES = (
-    Reference(
-        "naive",
-        {"calc": ("NaiveCalc",), "log": ("NaiveLog",), "gateway": ("NaiveGateway",)},
-        430,
-    ),
+    NAIVE,
     Reference("naive-1proc", {"nameko": ("NaiveCalc", "NaiveLog", "NaiveGateway")}, 570),
     Reference("bare", {"nameko": ("BareGateway",)}, 4800),
 )
@@ -273,16 +277,16 @@ def start_reference(
         )
         for process, classes in spec.processes.items()
     }
-    classes = {c for group in spec.processes.values() for c in group}
+    keeps_log = "NaiveLog" in spec.classes
     base_url = f"http://127.0.0.1:{port}"
     measured = Measured({s: p.process.pid for s, p in started.items()} | {"rabbitmq": broker})
     stack = Stack(spec.name, base_url, ("GET /sum",), started, measured, Answered(counted=1),
-                  (lambda: count_lines(store)) if "NaiveLog" in classes else None)  # fmt: skip
+                  (lambda: count_lines(store)) if keeps_log else None)  # fmt: skip
     try:
         # Naive Nameko drops events published before log's queue exists: wait for it.
-        if "NaiveLog" in classes:
+        if keeps_log:
             wait_for(lambda: has_consumer(uri, "evt-gateway-sum_computed--log.record"), 60, "log")
-        if "NaiveCalc" in classes:
+        if "NaiveCalc" in spec.classes:
             wait_for(lambda: has_consumer(uri, "rpc-calc"), 60, "calc")
         seconds_until_ok(base_url + "/sum?numbers=1")  # counted: Nameko's gateway has no /ready
         warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), stack.answered)
@@ -364,7 +368,7 @@ def summarize(results: dict[str, Any]) -> None:
         return None
 
     project = median_of("project", "GET /sum", 32, "requests_per_second")
-    naive = median_of("naive", "GET /sum", 32, "requests_per_second")
+    naive = median_of(NAIVE.name, "GET /sum", 32, "requests_per_second")
     ceiling = results.get("probe", {}).get("median", {}).get("requests_per_second")
     one_p50 = median_of("project", "GET /sum", 1, "p50_ms")
     floor = results.get("probe_one_in_flight", {}).get("median", {}).get("p50_ms")
@@ -372,7 +376,7 @@ def summarize(results: dict[str, Any]) -> None:
     if project and naive:
         summary["project / naive Nameko, GET /sum c=32"] = round(project / naive, 2)
         # What the target means here: its 1,500 req/s were set at 3.5x naive Nameko.
-        scale = naive / REFERENCES[0].target_table_rps
+        scale = naive / NAIVE.target_table_rps
         summary["project req/s scaled to the table's machine by naive Nameko"] = round(
             project / scale
         )
