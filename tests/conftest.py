@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Callable
 
 import pytest
 
+from devstack.processes import PackagedStack
+from devstack.rabbit_node import NoRabbitServer
 from harness.cleanup import Cleanup
+from harness.packaged import StackFactory
 from harness.prerequisites import missing
-from harness.rabbit import Broker, BrokerUnavailableForTests, PrivateNode, provide_broker
+from harness.rabbit import Broker, BrokerUnavailableForTests, TestNode, provide_broker
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +29,11 @@ def broker() -> Iterator[Broker]:
 
 
 @pytest.fixture
-def private_node() -> Iterator[PrivateNode]:
+def private_node() -> Iterator[TestNode]:
     """A RabbitMQ node of the test's own, not started yet: for stopping and restarting."""
     try:
-        node = PrivateNode()
-    except BrokerUnavailableForTests as exc:
+        node = TestNode()
+    except NoRabbitServer as exc:
         missing(str(exc))
     yield node
     node.close()
@@ -54,3 +58,22 @@ def cleanup() -> Iterator[Cleanup]:
             errors.append(exc)
     if errors:
         raise errors[0]
+
+
+@pytest.fixture
+def stack_factory(tmp_path: Path, cleanup: Cleanup) -> StackFactory:
+    """``stack_factory(amqp_uri, SETTING="value", ...)``: the service PEXes (packaged by
+    the test's ``runtime_package_dependencies``) as processes, stopped at teardown."""
+
+    def make(amqp_uri: str, **settings: str) -> PackagedStack:
+        stack = PackagedStack(Path.cwd(), amqp_uri, tmp_path, settings)
+        cleanup(stack.stop_all)
+        return stack
+
+    return make
+
+
+@pytest.fixture
+def packaged_stack(amqp_uri: str, stack_factory: StackFactory) -> PackagedStack:
+    """The service PEXes on this test's virtual host, not started yet."""
+    return stack_factory(amqp_uri, RPC_TIMEOUT="3")

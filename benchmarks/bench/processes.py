@@ -1,19 +1,16 @@
-"""The processes a benchmark measures, and what they cost: CPU seconds, memory, images."""
+"""What the processes a benchmark measures cost: CPU seconds, memory, image sizes."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.compose import image_bytes
-from harness.waiting import answers_ok, wait_for
+from devstack.images import image_bytes
+from devstack.waiting import answers_ok, wait_for
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -57,34 +54,6 @@ class Measured:
 
     def rss(self) -> dict[str, float]:
         return {name: rss_megabytes(pid) for name, pid in self.pids.items()}
-
-
-class Service:
-    """A service as a child process, its output kept in a file."""
-
-    def __init__(self, name: str, command: list[str], env: dict[str, str], workdir: Path) -> None:
-        self.name = name
-        self.started_at = time.monotonic()
-        with open(workdir / f"{name}.out", "wb") as output:
-            self.process = subprocess.Popen(
-                command,
-                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def pex_command(pex_dir: Path, service: str) -> list[str]:
-    return [sys.executable, str(pex_dir / f"src.python.{service}" / f"{service}.pex")]
 
 
 def seconds_until_ok(url: str, timeout: float = 60) -> float:

@@ -42,19 +42,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.http_load import LoadRun, run_load
-from bench.processes import (
-    Measured,
-    Service,
-    beam_pid,
-    image_megabytes,
-    pex_command,
-    seconds_until_ok,
-)
+from bench.processes import Measured, beam_pid, image_megabytes, seconds_until_ok
 from bench.report import load_previous, plot, print_table, write_json
-from harness.rabbit import PrivateNode, has_consumer
-from harness.waiting import free_port, wait_for
-
-SERVICES = ("calc", "log", "gateway")
+from devstack.processes import SERVICES, PackagedStack, ServiceProcess
+from devstack.rabbit_node import PrivateNode, has_consumer
+from devstack.waiting import free_port, wait_for
 
 
 @dataclass(frozen=True)
@@ -96,7 +88,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     previous = load_previous(args.out / "results.json")
 
-    node = PrivateNode()
+    # A virtual host for each stack and one for the probe: none sees another's queues.
+    vhosts = ("/", "project", *(spec.name for spec in REFERENCES), "probe")
+    node = PrivateNode(vhosts=vhosts, name="bench")
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
         node.start()
@@ -109,7 +103,7 @@ def main() -> None:
         }
         results["image_mb"] = image_megabytes(SERVICES)
         measure_stacks(args, node, broker, workdir, results)
-        measure_probe(args, node.vhost_uri(), workdir, results)
+        measure_probe(args, node.uri(vhost="probe"), workdir, results)
         summarize(results)
     finally:
         node.close()
@@ -127,9 +121,9 @@ def measure_stacks(
     """This project and the references, each on its own virtual host, measured in turns."""
     stacks: list[Stack] = []
     try:
-        stacks.append(start_project(args, node.vhost_uri(), broker, workdir, results))
+        stacks.append(start_project(args, node.uri(vhost="project"), broker, workdir, results))
         for spec in REFERENCES:
-            stacks.append(start_reference(args, spec, node.vhost_uri(), broker, workdir))
+            stacks.append(start_reference(args, spec, node.uri(vhost=spec.name), broker, workdir))
         measure(results, stacks, args)
         project = stacks[0]
         rss = project.measured.rss()
@@ -164,7 +158,7 @@ class Stack:
     name: str
     base_url: str
     endpoints: tuple[str, ...]
-    services: dict[str, Service]
+    services: dict[str, ServiceProcess]
     measured: Measured
     answered: Answered
     count_log: Callable[[], int] | None
@@ -232,24 +226,18 @@ def warm_up(url: str, seconds: float, answered: Answered) -> None:
 def start_project(
     args: argparse.Namespace, uri: str, broker: int, workdir: Path, results: dict[str, Any]
 ) -> Stack:
-    port = free_port()
-    store = workdir / "project" / "log.sqlite3"
-    env = {
-        "AMQP_URI": uri,
-        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
-        "LOG_STORE_PATH": str(store),
-        "PEX_ROOT": str(Path.home() / ".pex"),
-    }
-    base_url = f"http://127.0.0.1:{port}"
-    started = {s: Service(s, pex_command(args.pex_dir, s), env, workdir) for s in SERVICES}
+    packaged = PackagedStack(args.pex_dir, uri, workdir / "project")
+    packaged.workdir.mkdir()
+    started = packaged.start_all()
+    base_url = packaged.base_url
     measured = Measured()
     stack = Stack("project", base_url, ("GET /sum", "POST /sum"), started, measured, Answered(),
-                  lambda: count_rows(store))  # fmt: skip
+                  lambda: count_rows(packaged.store_path))  # fmt: skip
     try:
         # The first start unpacks each PEX into a venv; time a restart, as deployed.
         seconds_until_ok(base_url + "/ready")
         started["gateway"].stop()
-        started["gateway"] = Service("gateway", pex_command(args.pex_dir, "gateway"), env, workdir)
+        started["gateway"] = packaged.start("gateway")
         results["ready_seconds"] = round(seconds_until_ok(base_url + "/ready"), 3)
         warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), stack.answered)
     except BaseException:
@@ -269,11 +257,11 @@ def start_reference(
     env = {"NAIVE_LOG_PATH": str(store), "PEX_ROOT": str(Path.home() / ".pex")}
     nameko_run = [sys.executable, str(args.pex_dir / "benchmarks" / "naive.pex"), "run"]
     started = {
-        process: Service(
+        process: ServiceProcess(
             f"{spec.name}-{process}",
             [*nameko_run, "--config", str(config), *(f"bench.naive:{c}" for c in classes)],
             env,
-            workdir,
+            workdir / f"{spec.name}-{process}.out",
         )
         for process, classes in spec.processes.items()
     }

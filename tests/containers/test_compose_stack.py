@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from harness.compose import ComposeStack, EngineUnavailable, image_bytes
+from devstack.images import image_bytes
+from devstack.waiting import answers_ok, wait_for
+from harness.compose import ComposeStack, EngineUnavailable
 from harness.prerequisites import missing
-from harness.waiting import answers_ok, wait_for
 
 TIMEOUT = 10
 # The performance issue's bound on each runtime image, in the units `docker images` shows.

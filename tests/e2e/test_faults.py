@@ -8,43 +8,19 @@ gets SIGTERM exits 0.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from harness.cleanup import Cleanup
+from devstack.processes import PackagedStack
+from devstack.waiting import wait_for
 from harness.load import SteadyLoad
-from harness.processes import ServiceProcess, wait_until_ready
-from harness.waiting import free_port, wait_for
+from harness.packaged import StackFactory
 from log.store import EntryStore
 
 CLIENTS = 8
 
 
-class Stack:
-    """Services of one test, sharing a broker vhost, a port and a log store."""
-
-    def __init__(self, amqp_uri: str, workdir: Path, cleanup: Cleanup) -> None:
-        self.workdir = workdir
-        self.cleanup = cleanup
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.store_path = workdir / "store" / "log.sqlite3"
-        self.env = {
-            "AMQP_URI": amqp_uri,
-            "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}",
-            "LOG_STORE_PATH": str(self.store_path),
-            "RPC_TIMEOUT": "5",
-        }
-        self.started = 0
-
-    def start(self, name: str) -> ServiceProcess:
-        self.started += 1
-        process = ServiceProcess(name, self.env, self.workdir, label=f"{name}-{self.started}")
-        self.cleanup(process.ensure_stopped)
-        return process
-
-    def store(self) -> EntryStore:
-        wait_for(self.store_path.exists, 30, "the log store")
-        return EntryStore(str(self.store_path))
+def open_store(stack: PackagedStack) -> EntryStore:
+    """The stack's log store, once log has made it."""
+    wait_for(stack.store_path.exists, 30, "the log store")
+    return EntryStore(str(stack.store_path))
 
 
 def logged_request_ids(store: EntryStore) -> list[str]:
@@ -52,13 +28,13 @@ def logged_request_ids(store: EntryStore) -> list[str]:
 
 
 def test_sigterm_to_a_calc_replica_under_load_fails_no_request(
-    amqp_uri: str, tmp_path: Path, cleanup: Cleanup
+    amqp_uri: str, stack_factory: StackFactory
 ) -> None:
-    stack = Stack(amqp_uri, tmp_path, cleanup)
+    stack = stack_factory(amqp_uri, RPC_TIMEOUT="5")
     first, second = stack.start("calc"), stack.start("calc")
     stack.start("log")
     stack.start("gateway")
-    wait_until_ready(stack.base_url, 60)
+    stack.wait_ready()
 
     load = SteadyLoad(stack.base_url, clients=CLIENTS)
     load.wait_for_requests(200)
@@ -72,14 +48,14 @@ def test_sigterm_to_a_calc_replica_under_load_fails_no_request(
 
 
 def test_sigkill_of_a_calc_replica_costs_at_most_its_requests_in_flight(
-    amqp_uri: str, tmp_path: Path, cleanup: Cleanup
+    amqp_uri: str, stack_factory: StackFactory
 ) -> None:
-    stack = Stack(amqp_uri, tmp_path, cleanup)
+    stack = stack_factory(amqp_uri, RPC_TIMEOUT="5")
     doomed = stack.start("calc")
     stack.start("calc")
     stack.start("log")
     stack.start("gateway")
-    wait_until_ready(stack.base_url, 60)
+    stack.wait_ready()
 
     load = SteadyLoad(stack.base_url, clients=CLIENTS)
     load.wait_for_requests(200)
@@ -93,13 +69,13 @@ def test_sigkill_of_a_calc_replica_costs_at_most_its_requests_in_flight(
 
 
 def test_sigterm_to_the_gateway_under_load_completes_what_it_accepted(
-    amqp_uri: str, tmp_path: Path, cleanup: Cleanup
+    amqp_uri: str, stack_factory: StackFactory
 ) -> None:
-    stack = Stack(amqp_uri, tmp_path, cleanup)
+    stack = stack_factory(amqp_uri, RPC_TIMEOUT="5")
     stack.start("calc")
     stack.start("log")
     gateway = stack.start("gateway")
-    wait_until_ready(stack.base_url, 60)
+    stack.wait_ready()
 
     load = SteadyLoad(stack.base_url, clients=CLIENTS)
     load.wait_for_requests(200)
@@ -109,19 +85,19 @@ def test_sigterm_to_the_gateway_under_load_completes_what_it_accepted(
     # Answers were whole; the rest were refused cleanly: the port closed, a kept-alive
     # connection closed, or a 503 that says to retry. Nothing else, nothing hanging.
     assert set(result.outcomes) <= {"200", "ConnectionError", "503 shutting_down"}, result.outcomes
-    store = stack.store()
+    store = open_store(stack)
     wait_for(lambda: set(result.request_ids) <= set(logged_request_ids(store)), 30,
              "every answered sum in the log")  # fmt: skip
 
 
 def test_sigterm_to_log_under_load_loses_no_event(
-    amqp_uri: str, tmp_path: Path, cleanup: Cleanup
+    amqp_uri: str, stack_factory: StackFactory
 ) -> None:
-    stack = Stack(amqp_uri, tmp_path, cleanup)
+    stack = stack_factory(amqp_uri, RPC_TIMEOUT="5")
     stack.start("calc")
     log = stack.start("log")
     stack.start("gateway")
-    wait_until_ready(stack.base_url, 60)
+    stack.wait_ready()
 
     load = SteadyLoad(stack.base_url, clients=CLIENTS)
     load.wait_for_requests(200)
@@ -132,18 +108,18 @@ def test_sigterm_to_log_under_load_loses_no_event(
     result = load.stop()
 
     assert result.failed == 0, result.outcomes
-    store = stack.store()
+    store = open_store(stack)
     wait_for(lambda: len(logged_request_ids(store)) == result.ok, 30, "one entry per sum")
     assert sorted(logged_request_ids(store)) == sorted(result.request_ids)
 
 
 def test_a_log_crash_mid_batch_loses_nothing_and_duplicates_nothing(
-    amqp_uri: str, tmp_path: Path, cleanup: Cleanup
+    amqp_uri: str, stack_factory: StackFactory
 ) -> None:
-    stack = Stack(amqp_uri, tmp_path, cleanup)
+    stack = stack_factory(amqp_uri, RPC_TIMEOUT="5")
     stack.start("calc")
     stack.start("gateway")
-    wait_until_ready(stack.base_url, 60)
+    stack.wait_ready()
     # A backlog while log is down: the gateway's durable queue keeps every event.
     result = SteadyLoad(
         stack.base_url, clients=CLIENTS, max_seconds=120, max_requests=3000
@@ -151,7 +127,7 @@ def test_a_log_crash_mid_batch_loses_nothing_and_duplicates_nothing(
     assert result.ok == 3000, result.outcomes
 
     log = stack.start("log")
-    store = stack.store()
+    store = open_store(stack)
     recorded_at_crash = wait_for(
         lambda: 0 < store.count() < 3000 and store.count(), 60, "log part-way through", 0.01
     )

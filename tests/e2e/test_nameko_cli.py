@@ -10,10 +10,9 @@ from pathlib import Path
 
 import requests
 
+from devstack.rabbit_node import has_consumer
+from devstack.waiting import answers_ok, free_port, wait_for
 from harness.cleanup import Cleanup
-from harness.processes import wait_until_ready
-from harness.rabbit import has_consumer
-from harness.waiting import free_port, wait_for
 
 NAMEKO = "nameko.pex"
 
@@ -39,7 +38,7 @@ def test_nameko_run_serves_the_api_from_the_yaml_config(
     )  # fmt: skip
     cleanup(lambda: stop(process))
     base_url = f"http://127.0.0.1:{port}"
-    wait_until_ready(base_url, 60)
+    wait_for(lambda: answers_ok(base_url + "/ready"), 60, "the services to be ready")
 
     assert requests.get(base_url + "/sum?numbers=1,2", timeout=10).json()["result"] == 3
     too_many = requests.get(base_url + "/sum?numbers=1,2,3,4", timeout=10)

@@ -2,50 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import requests
 
-from harness.cleanup import Cleanup
-from harness.processes import ServiceProcess, wait_until_ready
-from harness.rabbit import PrivateNode, amqp_ready
-from harness.waiting import free_port, wait_for
+from devstack.processes import PackagedStack
+from devstack.rabbit_node import amqp_ready
+from devstack.waiting import answers_ok, free_port, wait_for
+from harness.packaged import StackFactory
+from harness.rabbit import TestNode
 
 TIMEOUT = 10
 
 
-def start_stack(
-    amqp_uri: str, workdir: Path, cleanup: Cleanup
-) -> tuple[str, dict[str, ServiceProcess]]:
-    port = free_port()
-    env = {
-        "AMQP_URI": amqp_uri,
-        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
-        "LOG_STORE_PATH": str(workdir / "store" / "log.sqlite3"),
-        "RPC_TIMEOUT": "3",
-    }
-    processes = {}
-    for name in ("calc", "log", "gateway"):
-        processes[name] = ServiceProcess(name, env, workdir)
-        cleanup(processes[name].ensure_stopped)
-    return f"http://127.0.0.1:{port}", processes
-
-
-@pytest.fixture
-def stack(
-    amqp_uri: str, tmp_path: Path, cleanup: Cleanup
-) -> Iterator[tuple[str, dict[str, ServiceProcess]]]:
-    base_url, processes = start_stack(amqp_uri, tmp_path, cleanup)
-    wait_until_ready(base_url, 60)
-    yield base_url, processes
-
-
 def test_the_packaged_services_serve_the_api_and_stop_cleanly(
-    stack: tuple[str, dict[str, ServiceProcess]],
+    packaged_stack: PackagedStack,
 ) -> None:
-    base_url, processes = stack
+    stack = packaged_stack
+    processes = stack.start_all()
+    stack.wait_ready()
+    base_url = stack.base_url
     got = requests.get(base_url + "/sum?numbers=1,2,3", headers={"X-Request-ID": "pex-get"},
                        timeout=TIMEOUT)  # fmt: skip
     assert (got.status_code, got.json()) == (200, {"result": 6, "request_id": "pex-get"})
@@ -79,30 +53,25 @@ def test_the_packaged_services_serve_the_api_and_stop_cleanly(
 
 
 def test_services_started_before_the_broker_wait_for_it(
-    private_node: PrivateNode, tmp_path: Path, cleanup: Cleanup
+    private_node: TestNode, stack_factory: StackFactory
 ) -> None:
     node = private_node
-    base_url, processes = start_stack(node.vhost_uri(), tmp_path, cleanup)
+    stack = stack_factory(node.vhost_uri())
+    processes = stack.start_all()
+    base_url = stack.base_url
 
-    wait_for(lambda: requests_ok(base_url + "/health"), 30, "the gateway to serve /health")
+    wait_for(lambda: answers_ok(base_url + "/health"), 30, "the gateway to serve /health")
     not_ready = requests.get(base_url + "/ready", timeout=TIMEOUT)
     assert not_ready.status_code == 503
     assert not_ready.json()["reason"]["code"] == "broker_unavailable"
 
     node.start()
-    wait_until_ready(base_url, 60)
+    stack.wait_ready()
     assert requests.get(base_url + "/sum?numbers=4,5", timeout=TIMEOUT).json()["result"] == 9
     for process in processes.values():
-        assert process.process.poll() is None, process.output()
+        assert process.running(), process.output()
     retries = [r for r in processes["gateway"].log_records() if "unreachable" in r["message"]]
     assert retries, "the gateway should say that it is waiting for the broker"
-
-
-def requests_ok(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
 
 
 def test_amqp_probe_sees_a_missing_broker() -> None:

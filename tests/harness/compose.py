@@ -9,21 +9,12 @@ import shutil
 import subprocess
 from typing import Any
 
-from harness.waiting import free_port, wait_for
+from devstack.waiting import free_port, wait_for
 
 NO_ENGINE = (
     "no Docker engine: install one (apt-get install docker.io docker-compose) and start "
     "dockerd, then run ./pants test again"
 )
-
-
-def image_bytes(service: str) -> int | None:
-    """The size of the service's runtime image as `docker images` counts it; None if absent."""
-    inspected = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Size}}", f"nameko-stack/{service}:latest"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    return int(inspected.stdout) if inspected.returncode == 0 else None
 
 
 class EngineUnavailable(RuntimeError):

@@ -14,7 +14,7 @@ import eventlet
 from nameko.containers import ServiceContainer
 from nameko.runners import ServiceRunner
 
-from harness.waiting import answers_ok, free_port, wait_for
+from devstack.waiting import answers_ok, free_port, wait_for
 from shared.amqp_link import SharedAmqpLink
 from shared.config import Settings
 

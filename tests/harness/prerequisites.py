@@ -9,7 +9,8 @@ import pytest
 
 
 def missing(reason: str) -> NoReturn:
-    """Skip with `reason`; under CI (``CI=true``) fail instead: there a skip is no pass."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run every test: {reason}")
+    """Skip with `reason`; fail instead where a skip would pass for a test that did not run:
+    under CI (``CI=true``) and under ``./stack test`` (``REQUIRE_PREREQUISITES=1``)."""
+    if os.environ.get("CI") == "true" or os.environ.get("REQUIRE_PREREQUISITES") == "1":
+        pytest.fail(f"every test must run here: {reason}")
     pytest.skip(reason)

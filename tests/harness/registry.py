@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from harness.waiting import free_port, wait_for
+from devstack.waiting import free_port, wait_for
 
 NO_REGISTRY = "no docker-registry binary: apt-get install docker-registry"
 

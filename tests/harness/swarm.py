@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.waiting import wait_for
+from devstack.waiting import wait_for
 
 NAMESPACE = "nameko-swarm-node2"
 HOST_VETH, NODE_VETH = "nmk-host0", "nmk-node0"

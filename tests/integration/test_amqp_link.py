@@ -7,9 +7,9 @@ import uuid
 import amqp
 import eventlet
 
+from devstack.rabbit_node import connect
+from devstack.waiting import wait_for
 from harness.cleanup import Cleanup
-from harness.rabbit import connect
-from harness.waiting import wait_for
 from shared.amqp_link import AmqpLink
 from shared.link_consumer import QueueSubscription
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import requests
 
 from calc.service import CalcService
+from devstack.waiting import wait_for
 from gateway.service import GatewayService
 from harness.cleanup import Cleanup
 from harness.inprocess import start_services
-from harness.rabbit import PrivateNode
-from harness.waiting import wait_for
+from harness.rabbit import TestNode
 from log.service import LogService
 from log.store import EntryStore
 
@@ -24,7 +24,7 @@ def status_of(url: str) -> int:
 
 
 def test_services_reconnect_after_the_broker_restarts(
-    private_node: PrivateNode, tmp_path: Path, cleanup: Cleanup
+    private_node: TestNode, tmp_path: Path, cleanup: Cleanup
 ) -> None:
     node = private_node
     node.start()

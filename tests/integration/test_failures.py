@@ -11,11 +11,11 @@ import greenlet
 import requests
 
 from calc.service import CalcService
+from devstack.waiting import free_port, wait_for
 from gateway.service import GatewayService
 from harness.cleanup import Cleanup
 from harness.inprocess import start_services
 from harness.rabbit import uri_with_port
-from harness.waiting import free_port, wait_for
 from log.service import LogService
 from log.store import EntryStore
 from shared.rpc_client import RpcClient

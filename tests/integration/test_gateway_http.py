@@ -9,10 +9,10 @@ import pytest
 import requests
 
 from calc.service import CalcService
+from devstack.waiting import wait_for
 from gateway.service import GatewayService
 from harness.inprocess import RunningServices, start_services
 from harness.rabbit import Broker
-from harness.waiting import wait_for
 from log.service import LogService
 
 TIMEOUT = 10

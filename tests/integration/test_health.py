@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 from calc.service import CalcService
+from devstack.waiting import free_port
 from gateway.service import GatewayService
 from harness.cleanup import Cleanup
 from harness.inprocess import start_services
 from harness.rabbit import uri_with_port
-from harness.waiting import free_port
 from log.service import LogService
 from shared.config import Settings
 from shared.health import check

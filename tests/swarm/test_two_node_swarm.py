@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from devstack.waiting import answers_ok, free_port, wait_for
 from harness.load import SteadyLoad
 from harness.prerequisites import missing
 from harness.registry import LocalRegistry, RegistryUnavailable
 from harness.swarm import HOST_IP, NODE_IP, SwarmUnavailable, TwoNodeSwarm, run
-from harness.waiting import answers_ok, free_port, wait_for
 
 STACK = "nameko"
 SERVICES = ("calc", "log", "gateway")

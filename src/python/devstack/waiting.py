@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import socket
 import time
+import urllib.error
+import urllib.request
 from typing import Callable, TypeVar
-
-import requests
 
 T = TypeVar("T")
 
@@ -28,8 +28,9 @@ def wait_for(
 def answers_ok(url: str, timeout: float = 2) -> bool:
     """True if `url` answers 200 now; False if it answers otherwise or not at all."""
     try:
-        return requests.get(url, timeout=timeout).status_code == 200
-    except requests.RequestException:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
         return False
 
 
@@ -39,3 +40,13 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True if nothing listens on `host:port` and it can be bound."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
