@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from shared.config import Settings, env_name
+from runtime.config import Settings
 
 README = Path("README.md").read_text()
 
@@ -24,7 +24,7 @@ def configuration_table() -> dict[str, str]:
 
 def test_the_configuration_table_lists_every_setting_with_its_default() -> None:
     table = configuration_table()
-    defaults = {env_name(f.name): getattr(Settings(), f.name) for f in dataclasses.fields(Settings)}
+    defaults = {f.name.upper(): getattr(Settings(), f.name) for f in dataclasses.fields(Settings)}
     assert set(table) == set(defaults) | EXTRA_SETTINGS
     for name, default in defaults.items():
         written = table[name]

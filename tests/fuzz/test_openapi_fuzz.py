@@ -26,7 +26,16 @@ from log.service import LogService
 
 EXAMPLES_PER_OPERATION = 1000
 sent: list[int] = []  # status of every generated request, for the final check
-LEAKS = ("Traceback", 'File "', ".py", "shared.", "nameko.", "werkzeug")
+LEAKS = (
+    "Traceback",
+    'File "',
+    ".py",
+    "nameko.",
+    "werkzeug",
+    "messaging.",
+    "runtime.",
+    "amqp_client.",
+)
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from nameko.containers import ServiceContainer
 from nameko.runners import ServiceRunner
 
 from devstack.waiting import answers_ok, free_port, wait_for
-from shared.amqp_link import SharedAmqpLink
-from shared.config import Settings
+from messaging.link import SharedAmqpLink
+from runtime.config import Settings
 
 
 @dataclasses.dataclass

@@ -7,26 +7,25 @@ import uuid
 import amqp
 import eventlet
 
+from amqp_client.link import AmqpLink
+from amqp_client.session import LinkSession
+from amqp_client.subscription import QueueSubscription
 from devstack.rabbit_node import connect
 from devstack.waiting import wait_for
 from harness.cleanup import Cleanup
-from shared.amqp_link import AmqpLink
-from shared.link_consumer import QueueSubscription
 
 BACKLOG = 50
 
 
-class ManyDeclarations:
+class ManyDeclarations(LinkSession):
     """A session with many declarations, as a service's later queues have: while the link
     waits for each answer, it dispatches deliveries that arrived meanwhile."""
 
-    def attach(self, connection: amqp.Connection) -> None:
+    def open(self, connection: amqp.Connection) -> amqp.Channel:
         channel = connection.channel()
         for _ in range(20):
             channel.exchange_declare("amq.direct", "direct", passive=True)
-
-    def detach(self) -> None:
-        pass
+        return channel
 
 
 def test_acks_for_messages_taken_while_the_link_attaches_reach_the_broker(
@@ -56,7 +55,7 @@ def test_acks_for_messages_taken_while_the_link_attaches_reach_the_broker(
         spawn=eventlet.spawn,
     )  # fmt: skip
     # Attached after the consumer: the first deliveries are handled during its attach.
-    link.sessions.append(ManyDeclarations())
+    ManyDeclarations(link)
     link.start()
     cleanup(link.stop)
 

@@ -18,8 +18,7 @@ from harness.inprocess import start_services
 from harness.rabbit import uri_with_port
 from log.service import LogService
 from log.store import EntryStore
-from shared.rpc_client import RpcClient
-from shared.rpc_server import rpc
+from messaging.rpc import RpcClient, rpc
 
 TIMEOUT = 10
 

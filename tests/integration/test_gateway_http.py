@@ -165,10 +165,10 @@ def test_logs_lists_the_newest_entries_first(stack: RunningServices) -> None:
 
 
 def test_the_gateway_leaves_no_calls_or_confirms_pending(stack: RunningServices) -> None:
-    from shared.event_publisher import EventPublisher
-    from shared.rpc_client import RpcClient
+    from messaging.events import EventPublisher
+    from messaging.rpc import RpcClient
 
     for _ in range(20):
         requests.get(url(stack, "/sum?numbers=1,2"), timeout=TIMEOUT)
     assert stack.extension("gateway", RpcClient).session.in_flight == 0
-    assert stack.extension("gateway", EventPublisher).in_flight == 0
+    assert stack.extension("gateway", EventPublisher).session.in_flight == 0

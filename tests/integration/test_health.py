@@ -11,9 +11,9 @@ from gateway.service import GatewayService
 from harness.cleanup import Cleanup
 from harness.inprocess import start_services
 from harness.rabbit import uri_with_port
+from launch.health import check
 from log.service import LogService
-from shared.config import Settings
-from shared.health import check
+from runtime.config import Settings
 
 
 def test_running_services_are_healthy(amqp_uri: str, tmp_path: Path, cleanup: Cleanup) -> None:

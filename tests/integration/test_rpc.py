@@ -10,9 +10,9 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from calc.service import CalcService
+from domain.errors import InvalidArgument, InvalidNumbers
 from harness.inprocess import start_services
 from log.service import LogService
-from shared.errors import InvalidArgument, InvalidNumbers
 
 
 @pytest.fixture

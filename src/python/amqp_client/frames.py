@@ -2,8 +2,8 @@
 
 Every request crosses the broker several times (an RPC request, its reply, an event, the
 event's confirm, two acks), and py-amqp builds and parses each of those frames through its
-generic, table-driven serializer: about 0.1 ms of CPU per publish here. This module writes
-and reads just those frames directly:
+generic, table-driven serializer, which costs more CPU than the rest of a publish (see the
+README's benchmark section). This module writes and reads just those frames directly:
 
 * `publish_frames`: ``basic.publish`` with its content header and body frames, as bytes;
 * `ack_frame` and `reject_frame`: settling a delivery;
@@ -16,10 +16,12 @@ py-amqp still owns the connection: the handshake, declarations, heartbeats, clos
 from __future__ import annotations
 
 from struct import Struct
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping
 
 import amqp
 from amqp.serialization import decode_properties_basic, dumps
+
+from amqp_client.messages import OutgoingMessage
 
 FRAME_END = b"\xce"
 FRAME_HEADER = Struct(">BHI")
@@ -47,13 +49,6 @@ _PROPERTIES = (
     ("message_id", 0x0080, "s"),
 )
 _KNOWN_PROPERTIES = frozenset(name for name, _, _ in _PROPERTIES)
-
-
-class OutgoingMessage(NamedTuple):
-    """A message body and its basic properties, ready to be framed."""
-
-    body: bytes
-    properties: Mapping[str, Any]
 
 
 def shortstr(value: str) -> bytes:

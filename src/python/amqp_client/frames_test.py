@@ -10,14 +10,9 @@ from amqp import spec
 from amqp.method_framing import frame_writer
 from amqp.serialization import dumps
 
-from shared.amqp_frames import (
-    InboundFrames,
-    OutgoingMessage,
-    ack_frame,
-    publish_frames,
-    reject_frame,
-)
-from shared.amqp_transport import BufferedIO
+from amqp_client.frames import InboundFrames, ack_frame, publish_frames, reject_frame
+from amqp_client.messages import OutgoingMessage
+from amqp_client.transport import BufferedIO
 
 FRAME_MAX = 4096
 

@@ -2,27 +2,26 @@
 
 Nameko's own publishers take a pooled connection per message and retry for seconds
 when the broker is gone, which suits background work but not an HTTP request that
-must answer quickly. The gateway's RPC client and event publisher instead share the
-connection held here:
+must answer quickly. A service's RPC client, event publisher and consumers instead
+share the connection held here:
 
 * a single green thread connects (retrying with capped exponential backoff and
   saying so in the log), lets each `LinkSession` declare what it needs, then reads
   and dispatches frames until the connection fails, and starts over;
 * callers publish from their own green threads under one write lock (a message is
-  several frames, which must not interleave), as frames encoded by `shared.amqp_frames`;
-* while there is no connection, publishing fails at once with `BrokerUnavailable`.
+  several frames, which must not interleave), as frames encoded by `amqp_client.frames`;
+* while there is no connection, publishing fails at once with `LinkDown`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import random
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Protocol
 
 import amqp
 import eventlet
@@ -31,52 +30,30 @@ from eventlet.greenthread import GreenThread
 from eventlet.semaphore import Semaphore
 from greenlet import GreenletExit
 from kombu import Connection
-from nameko.extensions import SharedExtension
-from nameko.utils import sanitize_url
+from kombu.utils.url import maybe_sanitize_url
 
-from shared.amqp_frames import InboundFrames, OutgoingMessage, publish_frames
-from shared.amqp_transport import BufferedIO
-from shared.config import Settings
-from shared.errors import BrokerUnavailable
+from amqp_client.frames import InboundFrames, publish_frames
+from amqp_client.messages import OutgoingMessage
+from amqp_client.transport import BufferedIO
 
 _log = logging.getLogger(__name__)
 
 CONNECTION_ERRORS = (OSError, amqp.exceptions.AMQPError)
 
 
-def json_message(payload: Any, **properties: Any) -> OutgoingMessage:
-    """A message with a JSON body, as Nameko's consumers expect it."""
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    return OutgoingMessage(
-        body, {"content_type": "application/json", "content_encoding": "utf-8", **properties}
-    )
-
-
-@contextmanager
-def deadline(seconds: float, error: Callable[[], Exception]) -> Iterator[None]:
-    """Raise `error()` if the block takes longer than `seconds`.
-
-    Only this deadline's expiry is converted: an enclosing timeout still passes through.
-    """
-    timer = eventlet.Timeout(seconds)
-    try:
-        yield
-    except eventlet.Timeout as exc:
-        if exc is not timer:
-            raise
-        raise error() from None
-    finally:
-        timer.cancel()
-
-
-class LinkSession(Protocol):
-    """Something that lives on the link's connection: channels, queues, consumers."""
+class Attachable(Protocol):
+    """What lives on the link's connection (`amqp_client.session.LinkSession`)."""
 
     def attach(self, connection: amqp.Connection) -> None:
         """Declare and subscribe on a fresh connection (runs on the link's thread)."""
 
     def detach(self) -> None:
         """The connection is gone: fail whatever still waits on it."""
+
+
+class LinkDown(ConnectionError):
+    """There is no connection to the broker now: nothing was sent, or what was owed on the
+    lost connection (a reply, a confirm) will never come."""
 
 
 class Backoff:
@@ -103,7 +80,7 @@ class AmqpLink:
         self.uri = uri
         self.heartbeat = heartbeat
         self.connect_timeout = connect_timeout
-        self.sessions: list[LinkSession] = []
+        self._sessions: list[Attachable] = []
         self._connection: amqp.Connection | None = None
         self._io: BufferedIO | None = None
         self._attaching = False
@@ -111,6 +88,10 @@ class AmqpLink:
         self._stopping = False
         self._thread: GreenThread | None = None
         self._connected_event = Event()
+
+    def add_session(self, session: Attachable) -> None:
+        """`session` attaches on every connection from now on (declare before `start`)."""
+        self._sessions.append(session)
 
     @property
     def connected(self) -> bool:
@@ -140,7 +121,7 @@ class AmqpLink:
 
     @contextmanager
     def writing(self) -> Iterator[amqp.Connection]:
-        """Hold the write lock over a connection that is up, or raise `BrokerUnavailable`.
+        """Hold the write lock over a connection that is up, or raise `LinkDown`.
 
         A publish interrupted half-way (say by a caller's deadline) leaves a partial
         frame on the socket; the connection is then dropped and made afresh.
@@ -148,12 +129,12 @@ class AmqpLink:
         with self._write_lock:
             connection = self._connection
             if connection is None:
-                raise BrokerUnavailable("the message broker is not reachable")
+                raise LinkDown("the message broker is not reachable")
             try:
                 yield connection
             except CONNECTION_ERRORS as exc:
                 self._abandon(connection)
-                raise BrokerUnavailable("lost the connection to the message broker") from exc
+                raise LinkDown("lost the connection to the message broker") from exc
             except eventlet.Timeout:
                 self._abandon(connection)
                 raise
@@ -167,7 +148,7 @@ class AmqpLink:
         on_sent: Callable[[], None] = lambda: None,
         mandatory: bool = True,
     ) -> None:
-        """Publish `message` on `channel`, or raise `BrokerUnavailable`.
+        """Publish `message` on `channel`, or raise `LinkDown`.
 
         ``mandatory`` (the default) has the broker return a message no queue takes; the
         channel must then have a ``basic_return`` handler. `on_sent` runs under the
@@ -176,7 +157,7 @@ class AmqpLink:
         """
         connection = channel.connection if channel is not None else None
         if channel is None or connection is None:
-            raise BrokerUnavailable("the message broker is not reachable")
+            raise LinkDown("the message broker is not reachable")
         frames = publish_frames(
             channel.channel_id, connection.frame_max, exchange, routing_key, mandatory, message
         )
@@ -185,14 +166,14 @@ class AmqpLink:
     def send(
         self, channel: amqp.Channel, frames: bytes, on_sent: Callable[[], None] = lambda: None
     ) -> None:
-        """Write encoded frames of `channel`, or raise `BrokerUnavailable`.
+        """Write encoded frames of `channel`, or raise `LinkDown`.
 
         A channel of an earlier connection counts as no connection: its number may
         belong to another channel now.
         """
         with self.writing() as connection:
             if channel.connection is not connection or self._io is None:
-                raise BrokerUnavailable("lost the connection to the message broker")
+                raise LinkDown("lost the connection to the message broker")
             self._io.write(frames)
             connection.bytes_sent += 1
             on_sent()
@@ -206,7 +187,7 @@ class AmqpLink:
                 delay = backoff.next_delay()
                 _log.warning(
                     "broker %s unreachable (%s); retrying in %.1fs",
-                    sanitize_url(self.uri),
+                    maybe_sanitize_url(self.uri),
                     exc or type(exc).__name__,
                     delay,
                 )
@@ -217,13 +198,13 @@ class AmqpLink:
                     # A consumer attached first can get deliveries while later sessions
                     # attach: acks for them wait here, then go out on this connection.
                     self._connection, self._io, self._attaching = connection, io, True
-                    for session in self.sessions:
+                    for session in self._sessions:
                         session.attach(connection)
                     self._attaching = False
                 self._connected_event.send(True)
                 self._connected_event = Event()
                 backoff.reset()
-                _log.info("connected to broker %s", sanitize_url(self.uri))
+                _log.info("connected to broker %s", maybe_sanitize_url(self.uri))
                 self._serve(connection, io)
             except CONNECTION_ERRORS as exc:
                 if not self._stopping:
@@ -232,7 +213,7 @@ class AmqpLink:
                     )
             finally:
                 self._connection, self._attaching = None, False
-                for session in self.sessions:
+                for session in self._sessions:
                     session.detach()
                 self._close(connection)
 
@@ -279,29 +260,3 @@ class AmqpLink:
                 connection.close()
         except (*CONNECTION_ERRORS, eventlet.Timeout, AttributeError):
             connection.collect()
-
-
-class SharedAmqpLink(SharedExtension):
-    """The process's `AmqpLink`, shared by every extension that publishes through it.
-
-    Sessions join the link in their ``setup``; it connects in ``start`` (without
-    waiting for the broker, so the service can answer health checks meanwhile) and
-    closes after the service's workers have finished.
-    """
-
-    _link: AmqpLink | None = None
-
-    @property
-    def link(self) -> AmqpLink:
-        if self._link is None:
-            settings = Settings.from_config(self.container.config)
-            self._link = AmqpLink(settings.amqp_uri, settings.heartbeat)
-        return self._link
-
-    def start(self) -> None:
-        self.link.start()
-
-    def stop(self) -> None:
-        self.link.stop()
-
-    kill = stop

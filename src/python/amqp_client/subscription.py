@@ -19,27 +19,16 @@ from functools import partial
 from typing import Callable
 
 import amqp
-from nameko.containers import ServiceContainer
 
-from shared.amqp_frames import ack_frame, reject_frame
-from shared.amqp_link import AmqpLink
-from shared.errors import BrokerUnavailable
+from amqp_client.frames import ack_frame, reject_frame
+from amqp_client.link import AmqpLink, LinkDown
+from amqp_client.session import LinkSession
 
 _log = logging.getLogger(__name__)
 
 
-def worker_pool_has_room(container: ServiceContainer) -> Callable[[], bool]:
-    """Whether ``container.spawn_worker`` would start a worker now, not wait for one.
-
-    Nameko keeps its worker pool private; asking it spares a green thread per message
-    (and Python 3.11 maps fresh memory for every new green thread).
-    """
-    pool = container._worker_pool
-    return lambda: bool(pool.free() > 0)
-
-
-class QueueSubscription:
-    """One queue consumed on the link (a `LinkSession`)."""
+class QueueSubscription(LinkSession):
+    """One queue consumed on the link."""
 
     def __init__(
         self,
@@ -52,7 +41,7 @@ class QueueSubscription:
         spawn: Callable[[Callable[[], None]], object],
         has_room: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.link = link
+        super().__init__(link)
         self.queue = queue
         self.exchange = exchange
         self.routing_key = routing_key
@@ -60,26 +49,18 @@ class QueueSubscription:
         self._on_message = on_message
         self._spawn = spawn
         self._has_room = has_room
-        self._channel: amqp.Channel | None = None
         self._consumer_tag: str | None = None
         self.cancelled = False
-        link.sessions.append(self)
 
-    def attach(self, connection: amqp.Connection) -> None:
+    def open(self, connection: amqp.Connection) -> amqp.Channel:
         channel = connection.channel()
         channel.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
         channel.queue_declare(self.queue, durable=True, auto_delete=False)
         channel.queue_bind(self.queue, self.exchange, routing_key=self.routing_key)
-        if self.cancelled:
-            return
-        channel.basic_qos(0, self._prefetch, False)
-        self._consumer_tag = channel.basic_consume(self.queue, callback=self._deliver)
-        self._channel = channel
-
-    @property
-    def channel(self) -> amqp.Channel | None:
-        """The channel messages are consumed on now (None while disconnected)."""
-        return self._channel
+        if not self.cancelled:
+            channel.basic_qos(0, self._prefetch, False)
+            self._consumer_tag = channel.basic_consume(self.queue, callback=self._deliver)
+        return channel
 
     def _deliver(self, message: amqp.Message) -> None:
         if self._has_room():
@@ -94,7 +75,7 @@ class QueueSubscription:
             self._on_message(message)
 
     def detach(self) -> None:
-        self._channel = None
+        super().detach()
         self._consumer_tag = None
 
     def ack(self, message: amqp.Message) -> None:
@@ -108,20 +89,20 @@ class QueueSubscription:
     def cancel(self) -> None:
         """Stop taking messages; those already taken are still settled normally."""
         self.cancelled = True
-        channel, tag = self._channel, self._consumer_tag
+        channel, tag = self.channel, self._consumer_tag
         if channel is not None and tag is not None:
             try:
                 with self.link.writing():
                     channel.basic_cancel(tag, nowait=True)
-            except BrokerUnavailable:
+            except LinkDown:
                 pass  # no connection, no consumer left to cancel
 
     def _settle(self, message: amqp.Message, frame: Callable[[int], bytes]) -> None:
-        channel = self._channel
+        channel = self.channel
         if channel is None or message.channel is not channel:
             _log.debug("not settling a message of an earlier connection: it was requeued")
             return
         try:
             self.link.send(channel, frame(channel.channel_id))
-        except BrokerUnavailable:
+        except LinkDown:
             pass  # the broker requeues what was not acked on the lost connection

@@ -1,9 +1,8 @@
 """Socket I/O for a py-amqp connection under eventlet: coalesced writes, buffered reads.
 
 py-amqp sends every frame with its own ``sendall`` and reads every frame with at least
-two ``recv`` calls of exactly the bytes it needs. On loopback each system call costs tens
-of microseconds, and a busy service makes several per message. `BufferedIO` changes
-both, without touching the protocol:
+two ``recv`` calls of exactly the bytes it needs: a busy service would make several
+system calls per message. `BufferedIO` changes both, without touching the protocol:
 
 * writes are appended to a buffer, and once per pass of the event loop everything
   buffered goes out in a single ``send``, made by the event loop itself (a green
@@ -27,7 +26,7 @@ from amqp.exceptions import UnexpectedFrame
 from amqp.method_framing import frame_writer
 from eventlet.hubs import get_hub
 
-from shared.amqp_frames import FRAME_HEADER, Frame
+from amqp_client.frames import FRAME_HEADER, Frame
 
 READ_SIZE = 65536
 
@@ -42,7 +41,6 @@ class BufferedIO:
         self._pending: list[bytes] = []
         self._flushing = False
         self._read_buffer = bytearray()
-        self.flushes = 0
         # Frames are written through `write` below; reads go through `_read`.
         connection.frame_writer = frame_writer(connection, self)
         connection.transport._read = self._read
@@ -58,7 +56,6 @@ class BufferedIO:
         """Send what is buffered without blocking (this runs on the event loop)."""
         data = b"".join(self._pending)
         self._pending.clear()
-        self.flushes += 1
         try:
             sent = self._raw_sock.send(data)
         except BlockingIOError:

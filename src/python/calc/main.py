@@ -1,6 +1,6 @@
 """Entry point of the calc PEX: ``python calc.pex`` runs the service."""
 
-from shared import boot
+from launch import boot
 
 
 def main() -> None:

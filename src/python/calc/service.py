@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from calc.summing import exact_sum
-from shared import health
-from shared.config import Settings, SettingsProvider
-from shared.errors import InvalidNumbers, ResultOutOfRange
-from shared.numbers import Number, validate_numbers
-from shared.request_id import RequestContext
-from shared.rpc_server import rpc
+from domain.errors import InvalidNumbers, ResultOutOfRange
+from domain.numbers import Number, validate_numbers
+from launch import health
+from messaging.rpc import rpc
+from runtime.config import Settings, SettingsProvider
+from runtime.request_id import RequestContext
 
 _log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from calc.service import CalcService
-from shared.config import Settings
-from shared.errors import InvalidNumbers
+from domain.errors import InvalidNumbers
+from runtime.config import Settings
 
 
 def make_calc(max_numbers: int = 5) -> CalcService:

@@ -6,8 +6,8 @@ import math
 from fractions import Fraction
 from typing import Sequence
 
-from shared.errors import ResultOutOfRange
-from shared.numbers import Number
+from domain.errors import ResultOutOfRange
+from domain.numbers import Number
 
 # Integers whose float conversion is exact; math.fsum is exact on these and floats.
 _EXACT_FLOAT_INT = 2**53

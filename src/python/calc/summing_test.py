@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from calc.summing import MAX_RESULT_BITS, exact_sum
-from shared.errors import ResultOutOfRange
+from domain.errors import ResultOutOfRange
 
 
 def test_integers_are_summed_exactly_at_any_size() -> None:

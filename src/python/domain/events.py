@@ -1,9 +1,4 @@
-"""The events services exchange, and where the broker keeps them.
-
-An `EventRoute` names the Nameko exchange an event is published to and the durable
-queues that must hold it. Publishers declare those queues before the first publish,
-so an event sent before its consumer has ever started is kept, not dropped.
-"""
+"""The ``sum_computed`` event: where it goes, and the schema of its payload."""
 
 from __future__ import annotations
 
@@ -12,29 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from shared.numbers import Number
+from domain.numbers import Number
+from messaging.events import EventRoute, handler_queue
 
 
 class InvalidEvent(ValueError):
     """An event payload does not match its schema."""
-
-
-@dataclass(frozen=True)
-class EventRoute:
-    """Where events of one type go: Nameko's ``<source>.events`` topic exchange."""
-
-    source: str
-    event_type: str
-    durable_queues: tuple[str, ...]
-
-    @property
-    def exchange(self) -> str:
-        return f"{self.source}.events"
-
-
-def handler_queue(source: str, event_type: str, service: str, method: str) -> str:
-    """The queue Nameko's ``@event_handler`` (service pool mode) consumes from."""
-    return f"evt-{source}-{event_type}--{service}.{method}"
 
 
 SUM_COMPUTED = EventRoute(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Union
 
-from shared.errors import InvalidNumbers
+from domain.errors import InvalidNumbers
 
 Number = Union[int, float]
 

@@ -1,7 +1,7 @@
 import pytest
 
-from shared.errors import InvalidNumbers
-from shared.numbers import validate_numbers
+from domain.errors import InvalidNumbers
+from domain.numbers import validate_numbers
 
 
 def test_a_list_of_finite_numbers_is_accepted_as_is() -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from shared.errors import InvalidNumbers
-from shared.numbers import Number, validate_numbers
-from shared.web import HttpError
+from domain.errors import InvalidNumbers
+from domain.numbers import Number, validate_numbers
+from web.errors import HttpError
 
 # Plain decimal notation only: no "nan", "inf", hex, or Python's "1_000".
 _INTEGER = re.compile(r"[+-]?[0-9]+")

@@ -1,9 +1,9 @@
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from domain.errors import InvalidNumbers
 from gateway.inputs import logs_limit, numbers_from_body, numbers_from_query
-from shared.errors import InvalidNumbers
-from shared.web import HttpError
+from web.errors import HttpError
 
 
 def query(**values: str | list[str]) -> MultiDict[str, str]:

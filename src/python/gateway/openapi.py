@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.config import Settings
+from runtime.config import Settings
 
 JSON = "application/json"
 

@@ -6,19 +6,18 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
+from domain.events import SUM_COMPUTED, SumComputed
+from domain.limits import MAX_LOG_ENTRIES
+from domain.numbers import Number
 from gateway.inputs import logs_limit, numbers_from_body, numbers_from_query
 from gateway.openapi import openapi_document
-from shared.config import Settings, SettingsProvider
-from shared.errors import ServiceError
-from shared.event_publisher import ConfirmedEvents
-from shared.events import SUM_COMPUTED, SumComputed
-from shared.http_input import read_json
-from shared.numbers import Number
-from shared.request_id import RequestContext
-from shared.rpc_client import ServiceProxy, ServiceRpc
-from shared.web import json_http
-
-MAX_LOGS_LIMIT = 1000
+from messaging.events import ConfirmedEvents
+from messaging.rpc import ServiceProxy, ServiceRpc
+from runtime.config import Settings, SettingsProvider
+from runtime.errors import ServiceError
+from runtime.request_id import RequestContext
+from web.app import json_http
+from web.body import read_json
 
 
 class GatewayService:
@@ -54,7 +53,7 @@ class GatewayService:
     @json_http("GET", "/logs")
     def logs(self, request: Request) -> dict[str, Any]:
         """``GET /logs?limit=20``: the newest log entries, newest first."""
-        limit = logs_limit(request.args, MAX_LOGS_LIMIT)
+        limit = logs_limit(request.args, MAX_LOG_ENTRIES)
         return {"entries": self.log.recent(limit=limit)}
 
     @json_http("GET", "/openapi.json")

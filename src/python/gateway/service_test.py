@@ -7,8 +7,8 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from gateway.service import GatewayService
-from shared.config import Settings
-from shared.errors import BrokerUnavailable, CallTimeout
+from messaging.errors import BrokerUnavailable, CallTimeout
+from runtime.config import Settings
 
 
 def make_gateway(**dependencies: Any) -> GatewayService:

@@ -45,8 +45,8 @@ def run(service_path: str) -> None:
     module_name, class_name = service_path.split(":")
     service_cls = getattr(importlib.import_module(module_name), class_name)
 
-    from shared.config import Settings, config_from_env
-    from shared.errors import ConfigError
+    from runtime.config import Settings, config_from_env
+    from runtime.errors import ConfigError
 
     try:
         config = config_from_env()
@@ -54,14 +54,14 @@ def run(service_path: str) -> None:
         sys.exit(f"{service_cls.name}: invalid configuration: {exc}")
     settings = Settings.from_config(config)
     if command == "healthcheck":
-        from shared.health import check
+        from launch.health import check
 
         sys.exit(0 if check(service_cls, settings) else 1)
     if command == "shell":
-        from shared.shell import start
+        from launch.shell import start
 
         start(settings)
         return
-    from shared.runner import run_service
+    from launch.runner import run_service
 
     run_service(service_cls, config)

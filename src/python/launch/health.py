@@ -16,10 +16,9 @@ from nameko.rpc import get_rpc_exchange
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import parse_address
 
-from shared.amqp_link import AmqpLink
-from shared.config import Settings
-from shared.rpc_client import RpcSession
-from shared.rpc_server import rpc
+from amqp_client.link import AmqpLink
+from messaging.rpc import RpcSession, rpc
+from runtime.config import Settings
 
 CHECK_TIMEOUT = 3.0
 
@@ -62,7 +61,7 @@ def _ping(service_name: str, settings: Settings) -> bool:
     link.start()
     try:
         return link.wait_connected(CHECK_TIMEOUT) and (
-            session.call(service_name, "ping", {}, {}, CHECK_TIMEOUT) == "pong"
+            session.call(f"{service_name}.ping", {}, {}, CHECK_TIMEOUT) == "pong"
         )
     finally:
         link.stop()

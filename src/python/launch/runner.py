@@ -9,8 +9,8 @@ from typing import Any
 from nameko.cli.run import run
 from nameko.utils import sanitize_url
 
-from shared.config import Settings
-from shared.logs import configure_logging
+from runtime.config import Settings
+from runtime.logs import configure_logging
 
 _log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ _log = logging.getLogger(__name__)
 def run_service(service_cls: type, config: dict[str, Any]) -> None:
     """Run `service_cls` until SIGTERM or Ctrl-C, then stop it gracefully.
 
-    Call `shared.boot.monkey_patch` first. Nameko's runner handles the signals:
+    Call `launch.boot.monkey_patch` first. Nameko's runner handles the signals:
     entrypoints stop accepting work, running workers finish, then the process exits.
     """
     name = service_cls.name  # type: ignore[attr-defined]
@@ -32,7 +32,7 @@ def run_service(service_cls: type, config: dict[str, Any]) -> None:
     )
     # What exists now (modules, classes, the service's code) lives as long as the
     # process. Frozen, the collector stops walking it in every full collection: under
-    # load those took the gateway about 30 ms each, a stall for every request in flight.
+    # load those stalled every request in flight (see the README's benchmark section).
     gc.collect()
     gc.freeze()
     run([service_cls], config)

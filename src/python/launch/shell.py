@@ -11,7 +11,7 @@ import sys
 from nameko.cli.shell import ShellRunner, make_nameko_helper
 from nameko.utils import sanitize_url
 
-from shared.config import Settings
+from runtime.config import Settings
 
 
 def start(settings: Settings) -> None:

@@ -1,6 +1,6 @@
 """Entry point of the log PEX: ``python log.pex`` runs the service."""
 
-from shared import boot
+from launch import boot
 
 
 def main() -> None:

@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from domain.errors import InvalidArgument
+from domain.events import SUM_COMPUTED, InvalidEvent, SumComputed
+from domain.limits import MAX_LOG_ENTRIES
+from launch import health
 from log.store import EntryStore, EntryStoreProvider, LogEntry
-from shared import health
-from shared.errors import InvalidArgument
-from shared.event_handler import event_handler
-from shared.events import SUM_COMPUTED, InvalidEvent, SumComputed
-from shared.request_id import RequestContext
-from shared.rpc_server import rpc
+from messaging.events import event_handler
+from messaging.rpc import rpc
+from runtime.request_id import RequestContext
 
 _log = logging.getLogger(__name__)
-
-MAX_RECENT = 1000
 
 
 class LogService(health.Pingable):
@@ -48,6 +47,10 @@ class LogService(health.Pingable):
     @rpc(expected_exceptions=InvalidArgument)
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest `limit` entries (1 to 1000), newest first."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RECENT:
-            raise InvalidArgument(f"limit must be an integer from 1 to {MAX_RECENT}")
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= MAX_LOG_ENTRIES
+        ):
+            raise InvalidArgument(f"limit must be an integer from 1 to {MAX_LOG_ENTRIES}")
         return [entry.as_dict() for entry in self.store.recent(limit)]

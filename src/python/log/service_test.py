@@ -3,10 +3,10 @@ from typing import Any
 import pytest
 from nameko.testing.services import worker_factory
 
+from domain.errors import InvalidArgument
+from domain.events import SumComputed
 from log.service import LogService
 from log.store import EntryStore
-from shared.errors import InvalidArgument
-from shared.events import SumComputed
 
 
 def make_log() -> LogService:

@@ -25,8 +25,8 @@ from eventlet.event import Event
 from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
 
-from shared.config import Settings
-from shared.events import SumComputed
+from domain.events import SumComputed
+from runtime.config import ContainerSettings
 
 T = TypeVar("T")
 
@@ -170,9 +170,10 @@ class EntryStoreProvider(DependencyProvider):
     """Opens the store at ``LOG_STORE_PATH`` for the service's lifetime."""
 
     store: EntryStore
+    settings = ContainerSettings()
 
     def setup(self) -> None:
-        self.store = EntryStore(Settings.from_config(self.container.config).log_store_path)
+        self.store = EntryStore(self.settings.values.log_store_path)
 
     def stop(self) -> None:
         self.store.close()

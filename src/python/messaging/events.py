@@ -1,69 +1,92 @@
-"""Publishing events the broker has confirmed as stored.
+"""Events over the process's `AmqpLink`: a publisher the broker confirms, ``@event_handler``.
 
-`ConfirmedEvents` publishes persistent, ``mandatory`` messages on a channel in
-confirm mode and returns only when the broker has acked them, i.e. routed them to
-their durable queues and taken responsibility for them. Confirms are streamed: many
-publishes are in flight at once on the shared `AmqpLink`, each waiting for its own
-ack, instead of one blocking round trip per message on a pooled connection.
+`ConfirmedEvents` publishes persistent, ``mandatory`` messages on a channel in confirm
+mode and returns only when the broker has acked them, i.e. routed them to their durable
+queues and taken responsibility for them. Confirms are streamed: many publishes are in
+flight at once on the shared link, each waiting for its own ack, instead of one blocking
+round trip per message on a pooled connection. A publish fails with `EventNotStored` when
+the broker nacks it, returns it as unroutable, or does not confirm it within
+``CONFIRM_TIMEOUT``; with `BrokerUnavailable` when there is no connection. Either way the
+caller knows the event may not have been kept and must not report success.
 
-A publish fails with `EventNotStored` when the broker nacks it, returns it as
-unroutable, or does not confirm it within ``CONFIRM_TIMEOUT``; with
-`BrokerUnavailable` when there is no connection. Either way the caller knows the
-event may not have been kept and must not report success.
+``@event_handler`` keeps Nameko's naming, so it takes over the same durable queue
+(``evt-<source>-<event type>--<service>.<method>``, bound to ``<source>.events``) that
+Nameko's handler (and this publisher) declare. Every event is acked only when the handler
+has returned; a handler that raises has its event acked too, unless it asks for
+``requeue_on_error`` (Nameko's default is the same); a process that dies leaves its
+unacked events to be delivered again. Only Nameko's "service pool" mode is offered: one
+copy of each event per service.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import amqp
 from eventlet.event import Event
-from nameko.extensions import DependencyProvider, SharedExtension
+from nameko.exceptions import ContainerBeingKilled
+from nameko.extensions import DependencyProvider, Entrypoint, SharedExtension
 from nameko.messaging import HeaderEncoder
 
-from shared.amqp_link import SharedAmqpLink, deadline, json_message
-from shared.config import Settings
-from shared.errors import BrokerUnavailable, EventNotStored
-from shared.events import EventRoute
+from amqp_client.link import AmqpLink
+from amqp_client.messages import PERSISTENT, json_message
+from amqp_client.session import LinkSession
+from amqp_client.subscription import QueueSubscription
+from messaging.errors import EventNotStored
+from messaging.headers import context_data
+from messaging.link import SharedAmqpLink, broker_errors, worker_pool_has_room
+from runtime.config import ContainerSettings
 
-PERSISTENT = 2
-
-
-class _Unconfirmed:
-    __slots__ = ("waiter", "returned")
-
-    def __init__(self) -> None:
-        self.waiter = Event()
-        self.returned = False
+_log = logging.getLogger(__name__)
 
 
-class EventPublisher(SharedExtension):
-    """The process's confirm-mode channel and the publishes awaiting their confirms."""
+@dataclass(frozen=True)
+class EventRoute:
+    """Where events of one type go: Nameko's ``<source>.events`` topic exchange, and the
+    durable queues that must hold them. Publishers declare those queues before the first
+    publish, so an event sent before its consumer has ever started is kept, not dropped."""
 
-    link = SharedAmqpLink()
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.routes: set[EventRoute] = set()
-        self._channel: amqp.Channel | None = None
-        self._next_tag = 1
-        self._unconfirmed: OrderedDict[int, _Unconfirmed] = OrderedDict()
-        self._by_message_id: dict[str, _Unconfirmed] = {}
-
-    def setup(self) -> None:
-        self.link.link.sessions.append(self)
-
-    def add_route(self, route: EventRoute) -> None:
-        self.routes.add(route)
+    source: str
+    event_type: str
+    durable_queues: tuple[str, ...]
 
     @property
-    def in_flight(self) -> int:
-        """Publishes waiting for a confirm now (zero when idle: nothing leaks)."""
-        return len(self._unconfirmed)
+    def exchange(self) -> str:
+        return f"{self.source}.events"
 
-    def attach(self, connection: amqp.Connection) -> None:
+
+def handler_queue(source: str, event_type: str, service: str, method: str) -> str:
+    """The queue Nameko's ``@event_handler`` (service pool mode) consumes from."""
+    return f"evt-{source}-{event_type}--{service}.{method}"
+
+
+# Publishing.
+
+
+class _Unconfirmed(Event):
+    """A publish waiting for its confirm; `returned` once the broker has sent it back."""
+
+    returned = False
+
+
+class ConfirmSession(LinkSession):
+    """The process's confirm-mode channel, and the publishes awaiting their confirms.
+
+    `waiting` holds them by delivery tag, in the order the broker numbers them.
+    """
+
+    def __init__(self, link: AmqpLink, routes: Iterable[EventRoute]) -> None:
+        super().__init__(link)
+        self.routes = routes
+        self._next_tag = 1
+        self._by_message_id: dict[str, _Unconfirmed] = {}
+
+    def open(self, connection: amqp.Connection) -> amqp.Channel:
         channel = connection.channel()
         channel.confirm_select()
         for route in self.routes:
@@ -75,17 +98,12 @@ class EventPublisher(SharedExtension):
         channel.events["basic_ack"].add(self._on_ack)
         channel.events["basic_nack"].add(self._on_nack)
         channel.events["basic_return"].add(self._on_return)
-        self._next_tag = 1
-        self._channel = channel
+        self._next_tag = 1  # delivery tags count publishes on the channel, from 1
+        return channel
 
     def detach(self) -> None:
-        self._channel = None
-        unconfirmed, self._unconfirmed = self._unconfirmed, OrderedDict()
+        super().detach()
         self._by_message_id.clear()
-        for entry in unconfirmed.values():
-            entry.waiter.send_exception(
-                BrokerUnavailable("lost the broker connection before the event was confirmed")
-            )
 
     def publish(
         self,
@@ -97,52 +115,49 @@ class EventPublisher(SharedExtension):
     ) -> None:
         """Publish one event and return once the broker has confirmed it."""
         message = json_message(
-            payload,
-            delivery_mode=PERSISTENT,
-            message_id=message_id,
-            application_headers=headers,
+            payload, delivery_mode=PERSISTENT, message_id=message_id, application_headers=headers
         )
-        entry = _Unconfirmed()
+        entry = self._by_message_id[message_id] = _Unconfirmed()
 
-        def sent() -> None:
-            # Delivery tags count publishes on the channel, starting at 1.
-            self._unconfirmed[self._next_tag] = entry
+        def sent() -> None:  # under the link's write lock: tags follow the broker's order
+            self.waiting[self._next_tag] = entry
             self._next_tag += 1
 
-        not_confirmed = partial(
-            EventNotStored, f"the broker did not confirm the event within {timeout:g}s"
-        )
-        self._by_message_id[message_id] = entry
-        try:
-            with deadline(timeout, not_confirmed):
-                self.link.link.publish(
-                    self._channel, message, route.exchange, route.event_type, on_sent=sent
-                )
-                entry.waiter.wait()
-        finally:
-            self._by_message_id.pop(message_id, None)
+        with broker_errors():
+            self.publish_and_wait(
+                entry,
+                lambda: self.link.publish(
+                    self.channel, message, route.exchange, route.event_type, on_sent=sent
+                ),
+                timeout,
+                partial(
+                    EventNotStored, f"the broker did not confirm the event within {timeout:g}s"
+                ),
+                lambda: self._by_message_id.pop(message_id, None),
+            )
 
     def _settle(
         self, delivery_tag: int, multiple: bool, settle: Callable[[_Unconfirmed], None]
     ) -> None:
+        waiting = self.waiting
         if multiple:
-            while self._unconfirmed and next(iter(self._unconfirmed)) <= delivery_tag:
-                settle(self._unconfirmed.popitem(last=False)[1])
-        elif delivery_tag in self._unconfirmed:
-            settle(self._unconfirmed.pop(delivery_tag))
+            while waiting and next(iter(waiting)) <= delivery_tag:
+                settle(waiting.pop(next(iter(waiting))))
+        elif delivery_tag in waiting:
+            settle(waiting.pop(delivery_tag))
 
     def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
         def settle(entry: _Unconfirmed) -> None:
             if entry.returned:
-                entry.waiter.send_exception(EventNotStored("no queue is bound for the event"))
+                entry.send_exception(EventNotStored("no queue is bound for the event"))
             else:
-                entry.waiter.send(None)
+                entry.send(None)
 
         self._settle(delivery_tag, multiple, settle)
 
     def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
         def settle(entry: _Unconfirmed) -> None:
-            entry.waiter.send_exception(EventNotStored("the broker refused to store the event"))
+            entry.send_exception(EventNotStored("the broker refused to store the event"))
 
         self._settle(delivery_tag, multiple, settle)
 
@@ -155,26 +170,105 @@ class EventPublisher(SharedExtension):
             entry.returned = True
 
 
+class EventPublisher(SharedExtension):
+    """The service's `ConfirmSession`, shared by all its `ConfirmedEvents` dependencies."""
+
+    broker = SharedAmqpLink()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes: set[EventRoute] = set()
+
+    def setup(self) -> None:
+        self.session = ConfirmSession(self.broker.link, self.routes)
+
+
 class ConfirmedEvents(DependencyProvider, HeaderEncoder):
     """Injects ``dispatch(message_id, payload)`` for one `EventRoute`.
 
-    The message carries the worker's context data as Nameko headers, so the
-    handling service sees the same request id.
+    The message carries the worker's context data as Nameko headers, so the handling
+    service sees the same request id.
     """
 
     publisher = EventPublisher()
+    settings = ContainerSettings()
 
     def __init__(self, route: EventRoute) -> None:
         self.route = route
 
     def setup(self) -> None:
-        self.timeout = Settings.from_config(self.container.config).confirm_timeout
-        self.publisher.add_route(self.route)
+        self.publisher.routes.add(self.route)
 
     def get_dependency(self, worker_ctx: Any) -> Callable[[str, dict[str, Any]], None]:
         headers = self.get_message_headers(worker_ctx)
+        session, timeout = self.publisher.session, self.settings.values.confirm_timeout
 
         def dispatch(message_id: str, payload: dict[str, Any]) -> None:
-            self.publisher.publish(self.route, message_id, payload, headers, self.timeout)
+            session.publish(self.route, message_id, payload, headers, timeout)
 
         return dispatch
+
+
+# Handling.
+
+
+class EventHandler(Entrypoint):
+    """``@event_handler(source, event_type)``: calls the method with each event's payload."""
+
+    broker = SharedAmqpLink()
+    settings = ContainerSettings()
+
+    def __init__(
+        self, source_service: str, event_type: str, requeue_on_error: bool = False, **kwargs: Any
+    ) -> None:
+        self.source_service = source_service
+        self.event_type = event_type
+        self.requeue_on_error = requeue_on_error
+        super().__init__(**kwargs)
+
+    def setup(self) -> None:
+        self.subscription = QueueSubscription(
+            self.broker.link,
+            queue=handler_queue(
+                self.source_service, self.event_type, self.container.service_name, self.method_name
+            ),
+            exchange=f"{self.source_service}.events",
+            routing_key=self.event_type,
+            prefetch=self.settings.values.max_workers,
+            on_message=self._handle,
+            spawn=self.container.spawn_managed_thread,
+            has_room=worker_pool_has_room(self.container),
+        )
+
+    def stop(self) -> None:
+        self.subscription.cancel()
+
+    def _handle(self, message: amqp.Message) -> None:
+        try:
+            payload = json.loads(message.body)
+        except ValueError:
+            _log.error("dropping an event that is not JSON from %s", self.subscription.queue)
+            self.subscription.ack(message)
+            return
+        try:
+            self.container.spawn_worker(
+                self,
+                (payload,),
+                {},
+                context_data=context_data(message),
+                handle_result=partial(self._settle, message),
+            )
+        except ContainerBeingKilled:
+            self.subscription.reject(message, requeue=True)
+
+    def _settle(
+        self, message: amqp.Message, worker_ctx: Any, result: Any, exc_info: Any
+    ) -> tuple[Any, Any]:
+        if exc_info is not None and self.requeue_on_error:
+            self.subscription.reject(message, requeue=True)
+        else:
+            self.subscription.ack(message)
+        return result, exc_info
+
+
+event_handler = EventHandler.decorator

@@ -12,13 +12,14 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from nameko.constants import MAX_WORKERS_CONFIG_KEY
-from nameko.extensions import DependencyProvider
+from nameko.extensions import DependencyProvider, SharedExtension
 
-from shared.errors import ConfigError
+from runtime.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,6 @@ def config_key(field_name: str) -> str:
     return field_name.upper()
 
 
-def env_name(field_name: str) -> str:
-    """The environment variable of a `Settings` field."""
-    return field_name.upper()
-
-
 def config_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """Build the Nameko config dict from environment variables over the defaults.
 
@@ -93,7 +89,7 @@ def config_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """
     config = Settings().to_config()
     for field in dataclasses.fields(Settings):
-        name = env_name(field.name)
+        name = field.name.upper()
         if environ.get(name):
             config[config_key(field.name)] = environ[name]
     if environ.get("AMQP_URI_FILE"):
@@ -125,13 +121,22 @@ def _coerce(key: str, raw: Any, type_name: Any) -> Any:
         raise ConfigError(f"{key}={raw!r} is not a valid {kind}") from None
 
 
+class ContainerSettings(SharedExtension):
+    """The container's `Settings`, parsed once and shared by every extension that reads them.
+
+    Extensions declare ``settings = ContainerSettings()`` and read
+    ``self.settings.values``.
+    """
+
+    @cached_property
+    def values(self) -> Settings:
+        return Settings.from_config(self.container.config)
+
+
 class SettingsProvider(DependencyProvider):
-    """Injects the container's `Settings`, parsed once when the service starts."""
+    """Injects the container's `Settings` into the service's workers."""
 
-    settings: Settings
-
-    def setup(self) -> None:
-        self.settings = Settings.from_config(self.container.config)
+    shared = ContainerSettings()
 
     def get_dependency(self, worker_ctx: Any) -> Settings:
-        return self.settings
+        return self.shared.values

@@ -8,8 +8,8 @@ from nameko.constants import (
     WEB_SERVER_CONFIG_KEY,
 )
 
-from shared.config import Settings, config_from_env
-from shared.errors import ConfigError
+from runtime.config import Settings, config_from_env
+from runtime.errors import ConfigError
 
 
 def test_defaults_suit_a_local_run() -> None:

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
-from shared.request_id import current_request_id
+from runtime.request_id import current_request_id
 
 
 class RequestIdFilter(logging.Filter):

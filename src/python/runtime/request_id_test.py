@@ -1,6 +1,6 @@
 import pytest
 
-from shared.request_id import accept_request_id
+from runtime.request_id import accept_request_id
 
 
 def test_a_well_formed_client_id_is_kept() -> None:

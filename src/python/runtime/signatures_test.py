@@ -6,7 +6,7 @@ import pytest
 from nameko.exceptions import IncorrectSignature
 from nameko.extensions import Entrypoint
 
-from shared.signatures import CheckedOncePerShape
+from runtime.signatures import CheckedOncePerShape
 
 
 class Service:

@@ -7,7 +7,7 @@ worker's context data so it travels with every call and event the request causes
 and a body over the limit is refused from its ``Content-Length`` before it is read.
 
 Handlers return a JSON-able value, or ``(status, value)``, and raise `HttpError` or a
-`ServiceError` for failures; `ERROR_STATUS` maps the latter to HTTP statuses.
+`ServiceError` (which names its own HTTP status) for failures.
 """
 
 from __future__ import annotations
@@ -23,49 +23,18 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
-from shared.config import Settings
-from shared.errors import (
-    BrokerUnavailable,
-    CallTimeout,
-    EventNotStored,
-    InvalidArgument,
-    InvalidNumbers,
-    ResultOutOfRange,
-    ServiceError,
-    ServiceUnavailable,
-)
-from shared.http_server import HttpServer
-from shared.request_id import REQUEST_ID_KEY, accept_request_id, bind_request_id
-from shared.signatures import CheckedOncePerShape
+from runtime.config import ContainerSettings
+from runtime.errors import ServiceError
+from runtime.request_id import REQUEST_ID_KEY, accept_request_id, bind_request_id
+from runtime.signatures import CheckedOncePerShape
+from web.errors import HttpError
+from web.server import HttpServer
 
 _log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_ENVIRON_REQUEST_ID = "shared.request_id"
+_ENVIRON_REQUEST_ID = "web.request_id"
 MAX_REMEMBERED_ROUTES = 1024
-
-ERROR_STATUS: dict[type[ServiceError], int] = {
-    InvalidNumbers: 400,
-    ResultOutOfRange: 400,
-    InvalidArgument: 400,
-    BrokerUnavailable: 503,
-    ServiceUnavailable: 503,
-    EventNotStored: 503,
-    CallTimeout: 504,
-}
-
-
-class HttpError(Exception):
-    """An HTTP failure with a machine-readable code, e.g. ``HttpError(415, ...)``."""
-
-    def __init__(
-        self, status: int, code: str, message: str, headers: Iterable[tuple[str, str]] = ()
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = list(headers)
 
 
 class JsonResponse:
@@ -125,7 +94,7 @@ class JsonWsgiApp(WsgiApp):
 
     def __init__(self, server: JsonWebServer) -> None:
         super().__init__(server)
-        self.max_body_bytes = server.settings.max_body_bytes
+        self.max_body_bytes = server.settings.values.max_body_bytes
         # Routes match on path and method alone: one adapter serves every request,
         # instead of one bound to each request's environ (host checks and all).
         self._adapter = self.url_map.bind("")
@@ -196,14 +165,11 @@ class JsonWebServer(WebServer):
     """
 
     _serv: HttpServer | None
+    settings = ContainerSettings()
 
     def __init__(self) -> None:
         super().__init__()
         self.draining = False
-
-    def setup(self) -> None:
-        self.settings = Settings.from_config(self.container.config)
-        super().setup()
 
     def get_wsgi_app(self) -> JsonWsgiApp:
         return JsonWsgiApp(self)
@@ -211,7 +177,8 @@ class JsonWebServer(WebServer):
     def get_wsgi_server(self, sock: Any, wsgi_app: Any, *args: Any, **kwargs: Any) -> HttpServer:
         # A client that stalls mid-request holds a green thread only `http_timeout`.
         # One line per request costs more than the rest of a 404: opt in with ACCESS_LOG.
-        return HttpServer(wsgi_app, self.settings.http_timeout, self.settings.access_log)
+        settings = self.settings.values
+        return HttpServer(wsgi_app, settings.http_timeout, settings.access_log)
 
     def run(self) -> None:
         # Nameko's accept loop, less eventlet.wsgi's socket_timeout: HttpServer sets it.
@@ -264,8 +231,7 @@ class JsonHttp(CheckedOncePerShape, HttpRequestHandler):
         if isinstance(exc, HttpError):
             return error_response(exc.status, exc.code, exc.message, exc.headers)
         if isinstance(exc, ServiceError):
-            status = ERROR_STATUS.get(type(exc), 500)
-            return error_response(status, exc.code, exc.message)
+            return error_response(exc.http_status, exc.code, exc.message)
         if isinstance(exc, HTTPException):
             return _from_http_exception(exc)
         # The traceback goes to the log only: bodies never show internals.

@@ -17,7 +17,7 @@ from typing import Any
 import eventlet
 from werkzeug.wrappers import Request
 
-from shared.web import HttpError
+from web.errors import HttpError
 
 # Sent when the rest of the body is not worth reading: the server then closes the
 # connection instead of draining it.

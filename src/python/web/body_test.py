@@ -2,8 +2,8 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from shared.http_input import read_json
-from shared.web import HttpError
+from web.body import read_json
+from web.errors import HttpError
 
 
 def request(body: bytes, content_type: str = "application/json") -> Request:

@@ -1,4 +1,4 @@
-"""One HTTP request on a `shared.http_server` connection: its body and its response.
+"""One HTTP request on a server connection: its body and its response.
 
 A `Request` is the WSGI app's ``wsgi.input``, reading the body from the connection only
 as the app asks and never past its end, and the ``start_response`` whose head and body
@@ -11,16 +11,24 @@ import logging
 import sys
 import time
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
-if TYPE_CHECKING:
-    from shared.http_server import Connection
-
-_log = logging.getLogger("shared.http_server")
+_log = logging.getLogger(__name__)  # the access log (ACCESS_LOG)
 
 # An unread body remainder up to this size is read and dropped to keep the connection;
 # past it (or a chunked one) the connection closes instead.
 DISCARD_LIMIT = 65536
+
+
+class RequestSource(Protocol):
+    """The connection a request arrived on, as the request sees it."""
+
+    sock: Any
+    client: str
+    closing: bool
+
+    def fill(self, request: Request, size: int) -> None:
+        """Receive until `request` has `size` body bytes buffered, or its body ended."""
 
 
 class Request:
@@ -38,7 +46,7 @@ class Request:
     )  # fmt: skip
 
     def __init__(
-        self, connection: Connection, environ: dict[str, Any], version: str, keep_alive: bool
+        self, connection: RequestSource, environ: dict[str, Any], version: str, keep_alive: bool
     ) -> None:
         self.connection = connection
         self.raw_uri = ""

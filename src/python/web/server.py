@@ -1,9 +1,9 @@
 """A lean HTTP/1.1 server for a WSGI app, on eventlet green sockets.
 
 eventlet.wsgi parses every request through ``http.server`` and ``email.parser`` and
-builds closures and timers for every response: about 0.3 ms of CPU per request, a
-quarter of the gateway's. This server parses with httptools (llhttp, the C parser
-under uvicorn), builds the WSGI environ directly, and sends a response in one
+builds closures and timers for every response, a large share of the gateway's CPU per
+request (see the README's benchmark section). This server parses with httptools
+(`web.parser`), builds the WSGI environ directly, and sends a response in one
 ``sendall``.
 
 It keeps what the gateway relied on in eventlet.wsgi: keep-alive (HTTP/1.0 only with
@@ -16,54 +16,25 @@ and ``Connection: close``.
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
-import sys
 import time
-from collections import deque
-from http import HTTPStatus
 from typing import Any, Callable, Iterable
-from urllib.parse import unquote_to_bytes
 
 import eventlet
 import httptools
 from eventlet import greenio
 
-from shared.http_request import Request
-from shared.request_id import new_request_id
+from web.parser import Refusal, RequestParser, connection_environ, unsupported_version
+from web.request import Request
 
 _log = logging.getLogger(__name__)
 
-# eventlet.wsgi's limits (MAX_REQUEST_LINE, MAX_HEADER_LINE, MAX_TOTAL_HEADER_SIZE).
-MAX_REQUEST_LINE = 8192
-MAX_HEADER_LINE = 8192
-MAX_TOTAL_HEADER_SIZE = 65536
 _RECV_SIZE = 65536
 # Response bytes gathered from the app's iterable before they are sent.
 _SEND_SIZE = 65536
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-class Refusal(Exception):
-    """A request the server answers itself, e.g. ``Refusal(414, "uri_too_long", ...)``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def response(self) -> bytes:
-        body = json.dumps({"error": {"code": self.code, "message": self.message}}) + "\n"
-        return (
-            f"HTTP/1.1 {self.status} {HTTPStatus(self.status).phrase}\r\n"
-            "Content-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            f"X-Request-ID: {new_request_id()}\r\n"
-            f"Connection: close\r\n\r\n{body}"
-        ).encode("latin-1")
 
 
 class HttpServer:
@@ -96,7 +67,7 @@ class HttpServer:
 
 
 class Connection:
-    """One client connection: the httptools callbacks, and the request-response loop."""
+    """One client connection: its request-response loop (a `RequestSource`)."""
 
     def __init__(self, server: HttpServer, sock: Any, address: Any) -> None:
         self.server = server
@@ -104,37 +75,9 @@ class Connection:
         self.client = address[0] if isinstance(address, tuple) else str(address)
         self.idle = True  # waiting for a request, none of it received: drain closes it
         self.closing = False
-        self._parser = httptools.HttpRequestParser(self)
-        # Control characters in a header value reach the app, as with eventlet.wsgi: the
-        # app replaces a bad X-Request-ID rather than refusing the request. Framing
-        # (CRLF, Content-Length, Transfer-Encoding) stays strict.
-        self._parser.set_dangerous_leniencies(lenient_headers=True)
-        # Parsed heads with their environs, in order, not yet served.
-        self._ready: deque[tuple[Request, dict[str, Any]]] = deque()
-        self._current: Request | None = None  # whose body the parser is reading
-        self._in_head = False
-        self._began = False  # a request began in the data being parsed
-        self._partial_line = 0  # bytes of a header line not ended yet
-        self._url = b""
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._header_bytes = 0
+        self._parser = RequestParser(self, connection_environ(sock, address, self.client))
         self._ended = False  # no more requests: end of stream, or a parse error
         self._refusal: Refusal | None = None  # to send once the requests before it are served
-        host, port = sock.getsockname()[:2]
-        self._environ = {
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": host,
-            "SERVER_PORT": str(port),
-            "REMOTE_ADDR": self.client,
-            "REMOTE_PORT": str(address[1]) if isinstance(address, tuple) else "",
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "wsgi.input_terminated": True,
-        }
 
     def serve(self) -> None:
         self.sock.settimeout(self.server.timeout)
@@ -154,27 +97,26 @@ class Connection:
         if self.idle:
             greenio.shutdown_safe(self.sock)  # wakes the read with end of stream
 
-    # The request loop.
-
     def _next_request(self) -> tuple[Request, dict[str, Any]] | None:
+        parser = self._parser
         deadline = 0.0
-        while not self._ready:
-            if self._ended or (self.closing and not self._in_head):
+        while not parser.ready:
+            if self._ended or (self.closing and not parser.in_head):
                 return None
-            if self._in_head:
+            if parser.in_head:
                 # A socket timeout bounds each read; this bounds the whole head.
                 now = time.monotonic()
                 deadline = deadline or now + self.server.timeout
                 if now > deadline:
                     return None
-            self.idle = not self._in_head
+            self.idle = not parser.in_head
             try:
                 self._receive()
             except OSError:
                 return None  # reset, or idle past the timeout: close quietly
             finally:
                 self.idle = False
-        return self._ready.popleft()
+        return parser.ready.popleft()
 
     def _receive(self) -> None:
         """Read once from the socket and parse what came; a parse error ends the stream."""
@@ -182,11 +124,8 @@ class Connection:
         if not data:
             self._ended = True
             return
-        self._began = False
         try:
-            self._parser.feed_data(data)
-            if self._in_head:
-                self._measure_partial_line(data)
+            self._parser.feed(data)
         except httptools.HttpParserUpgrade:
             # llhttp hands the bytes after an Upgrade request's head to the new protocol.
             # This server speaks only HTTP/1.x: it answers the request, then closes.
@@ -196,36 +135,20 @@ class Connection:
                 raise exc.__context__ or exc
             self._refuse(exc.__context__)
         except httptools.HttpParserError as exc:
-            if self._parser.get_http_version() not in ("0.0", "1.0", "1.1"):
-                self._refuse(_unsupported_version())
+            if self._parser.http_version not in ("0.0", "1.0", "1.1"):
+                self._refuse(unsupported_version())
             else:
                 self._refuse(Refusal(400, "bad_request", f"malformed request: {exc}"))
         except Refusal as refusal:
             self._refuse(refusal)
 
-    def _measure_partial_line(self, data: bytes) -> None:
-        """Refuse a header line that grows past the limit before it ends.
-
-        httptools reports a header only once its line has ended, and buffers it until then.
-        """
-        newline = data.rfind(b"\n")
-        if self._began and not self._headers:
-            # That newline may be the previous request's: count from the next read on.
-            self._partial_line = 0
-        elif newline >= 0:
-            self._partial_line = len(data) - newline - 1
-        else:
-            self._partial_line += len(data)
-        if self._partial_line >= MAX_HEADER_LINE:
-            raise Refusal(431, "header_too_large", "a request header line is too long")
-
     def _refuse(self, refusal: Refusal) -> None:
         self._ended = True
-        current = self._current
-        if current is None or current is (self._ready[-1][0] if self._ready else None):
+        ready, current = self._parser.ready, self._parser.current
+        if current is None or current is (ready[-1][0] if ready else None):
             # The bad request is not being served yet: refuse it in its turn.
             if current is not None:
-                self._ready.pop()
+                ready.pop()
             self._refusal = refusal
         else:
             current.failed = True  # its body ends here; the app sees it cut short
@@ -290,82 +213,3 @@ class Connection:
             request.error = exc
             request.close = True
             raise
-
-    # httptools callbacks: each runs inside feed_data.
-
-    def on_message_begin(self) -> None:
-        self._in_head = self._began = True
-        self._url = b""
-        self._headers = []
-        self._header_bytes = 0
-
-    def on_url(self, part: bytes) -> None:
-        self._url += part
-        # The request line is the method, the URL, " HTTP/1.1" and CRLF.
-        if len(self._url) > MAX_REQUEST_LINE - 32:
-            if len(self._parser.get_method()) + len(self._url) + 11 >= MAX_REQUEST_LINE:
-                raise Refusal(414, "uri_too_long", "the request line is too long")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        size = len(name) + len(value) + 4
-        if size >= MAX_HEADER_LINE:
-            raise Refusal(431, "header_too_large", "a request header line is too long")
-        self._header_bytes += size
-        if self._header_bytes > MAX_TOTAL_HEADER_SIZE:
-            raise Refusal(431, "header_too_large", "the request headers are too large")
-        self._headers.append((name, value))
-
-    def on_headers_complete(self) -> None:
-        self._in_head = False
-        version = self._parser.get_http_version()
-        if version not in ("1.1", "1.0"):
-            raise _unsupported_version()
-        environ = self._environ.copy()
-        for name, value in self._headers:
-            key = _ENVIRON_KEYS.get(name) or _environ_key(name)
-            if key:
-                text = value.rstrip(b" \t").decode("latin-1")
-                environ[key] = environ[key] + "," + text if key in environ else text
-        request = Request(self, environ, version, self._parser.should_keep_alive())
-        url = self._url
-        target = url.partition(b"#")[0] if b"#" in url else url
-        path, _, query = target.partition(b"?")
-        if path[:1] != b"/" and b"://" in path:  # absolute-form: http://host/path
-            path = b"/" + path.split(b"://", 1)[1].partition(b"/")[2]
-        environ["REQUEST_METHOD"] = request.method = self._parser.get_method().decode("ascii")
-        environ["PATH_INFO"] = (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1")
-        environ["QUERY_STRING"] = query.decode("latin-1")
-        environ["RAW_URI"] = environ["REQUEST_URI"] = request.raw_uri = url.decode("latin-1")
-        environ["SERVER_PROTOCOL"] = "HTTP/" + version
-        self._current = request
-        self._ready.append((request, environ))
-
-    def on_body(self, data: bytes) -> None:
-        current = self._current
-        if current is not None and not current.discarding:
-            current.buffer += data
-
-    def on_message_complete(self) -> None:
-        if self._current is not None:
-            self._current.complete = True
-            self._current = None
-
-
-def _unsupported_version() -> Refusal:
-    return Refusal(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported")
-
-
-# Header names seen so far and their environ keys (None: not passed on), up to a bound.
-_ENVIRON_KEYS: dict[bytes, str | None] = {}
-
-
-def _environ_key(name: bytes) -> str | None:
-    text = name.decode("latin-1")
-    # Underscores would make X-Forwarded_For look like X-Forwarded-For: such headers are
-    # dropped, as eventlet.wsgi, gunicorn and nginx do.
-    key = None if "_" in text else text.upper().replace("-", "_")
-    if key and key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        key = "HTTP_" + key
-    if len(_ENVIRON_KEYS) < 1024:
-        _ENVIRON_KEYS[name] = key
-    return key

@@ -16,7 +16,8 @@ import pytest
 from eventlet.green import socket
 from werkzeug.wrappers import Response
 
-from shared.http_server import MAX_HEADER_LINE, MAX_REQUEST_LINE, HttpServer
+from web.parser import MAX_HEADER_LINE, MAX_REQUEST_LINE
+from web.server import HttpServer
 
 TIMEOUT = 5.0
 SHORT_TIMEOUT = 0.5
@@ -441,11 +442,11 @@ def test_the_access_log_has_one_line_per_request_only_when_enabled(
     start: Any, caplog: pytest.LogCaptureFixture, enabled: bool
 ) -> None:
     client = start(access_log=enabled).client()
-    with caplog.at_level(logging.INFO, logger="shared.http_server"):
+    with caplog.at_level(logging.INFO, logger="web.request"):
         for path in ("/one", "/two"):
             client.send(get(path))
             client.answer()
-    lines = [r.getMessage() for r in caplog.records if r.name == "shared.http_server"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "web.request"]
     if enabled:
         assert len(lines) == 2 and '"GET /one HTTP/1.1" 200' in lines[0], lines
     else:
