@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
 from devstack.processes import PackagedStack
 from devstack.rabbit_node import NoRabbitServer
 from harness.cleanup import Cleanup
+from harness.inprocess import RunningServices, ServicesFactory, start_services
 from harness.packaged import StackFactory
 from harness.prerequisites import missing
 from harness.rabbit import Broker, BrokerUnavailableForTests, TestNode, provide_broker
@@ -77,3 +78,22 @@ def stack_factory(tmp_path: Path, cleanup: Cleanup) -> StackFactory:
 def packaged_stack(amqp_uri: str, stack_factory: StackFactory) -> PackagedStack:
     """The service PEXes on this test's virtual host, not started yet."""
     return stack_factory(amqp_uri, RPC_TIMEOUT="3")
+
+
+@pytest.fixture(scope="module")
+def module_services(
+    broker: Broker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServicesFactory]:
+    """``module_services(ServiceClass, ..., setting=value)``: services in this test process,
+    on a virtual host of their own, shared by the module's tests and stopped after them."""
+    started: list[RunningServices] = []
+
+    def start(*service_classes: type, **settings: Any) -> RunningServices:
+        workdir = tmp_path_factory.mktemp("services")
+        services = start_services(list(service_classes), broker.vhost_uri(), workdir, **settings)
+        started.append(services)
+        return services
+
+    yield start
+    for services in reversed(started):
+        services.stop()

@@ -82,6 +82,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per configuration")
     parser.add_argument("--pex-dir", type=Path, default=Path("dist"), help="where the PEXes are")
     parser.add_argument("--out", type=Path, default=Path("dist/benchmark"))
+    parser.add_argument(
+        "--baseline-pex-dir",
+        type=Path,
+        help="another build's PEXes (its dist/): measure them as 'baseline', in turns with "
+        "the project, instead of the references and the probe",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.runs = 1.0, 1
@@ -89,7 +95,7 @@ def main() -> None:
     previous = load_previous(args.out / "results.json")
 
     # A virtual host for each stack and one for the probe: none sees another's queues.
-    vhosts = ("/", "project", *(spec.name for spec in REFERENCES), "probe")
+    vhosts = ("/", "project", "baseline", *(spec.name for spec in REFERENCES), "probe")
     node = PrivateNode(vhosts=vhosts, name="bench")
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
@@ -103,7 +109,8 @@ def main() -> None:
         }
         results["image_mb"] = image_megabytes(SERVICES)
         measure_stacks(args, node, broker, workdir, results)
-        measure_probe(args, node.uri(vhost="probe"), workdir, results)
+        if args.baseline_pex_dir is None:
+            measure_probe(args, node.uri(vhost="probe"), workdir, results)
         summarize(results)
     finally:
         node.close()
@@ -118,12 +125,20 @@ def main() -> None:
 def measure_stacks(
     args: argparse.Namespace, node: PrivateNode, broker: int, workdir: Path, results: dict[str, Any]
 ) -> None:
-    """This project and the references, each on its own virtual host, measured in turns."""
+    """This project and the references (or a baseline build), each on its own virtual host,
+    measured in turns."""
     stacks: list[Stack] = []
     try:
-        stacks.append(start_project(args, node.uri(vhost="project"), broker, workdir, results))
-        for spec in REFERENCES:
-            stacks.append(start_reference(args, spec, node.uri(vhost=spec.name), broker, workdir))
+        project = start_project(args, "project", args.pex_dir, node, broker, workdir)
+        stacks.append(project)
+        results["ready_seconds"] = project.ready_seconds
+        if args.baseline_pex_dir is not None:
+            baseline = args.baseline_pex_dir.resolve()
+            stacks.append(start_project(args, "baseline", baseline, node, broker, workdir))
+        else:
+            for spec in REFERENCES:
+                uri = node.uri(vhost=spec.name)
+                stacks.append(start_reference(args, spec, uri, broker, workdir))
         measure(results, stacks, args)
         project = stacks[0]
         rss = project.measured.rss()
@@ -162,6 +177,7 @@ class Stack:
     measured: Measured
     answered: Answered
     count_log: Callable[[], int] | None
+    ready_seconds: float | None = None
 
     def stop(self) -> None:
         for service in self.services.values():
@@ -224,21 +240,27 @@ def warm_up(url: str, seconds: float, answered: Answered) -> None:
 
 
 def start_project(
-    args: argparse.Namespace, uri: str, broker: int, workdir: Path, results: dict[str, Any]
+    args: argparse.Namespace,
+    name: str,
+    pex_dir: Path,
+    node: PrivateNode,
+    broker: int,
+    workdir: Path,
 ) -> Stack:
-    packaged = PackagedStack(args.pex_dir, uri, workdir / "project")
+    """The service PEXes in `pex_dir` as processes with production settings."""
+    packaged = PackagedStack(pex_dir, node.uri(vhost=name), workdir / name)
     packaged.workdir.mkdir()
     started = packaged.start_all()
     base_url = packaged.base_url
     measured = Measured()
-    stack = Stack("project", base_url, ("GET /sum", "POST /sum"), started, measured, Answered(),
+    stack = Stack(name, base_url, ("GET /sum", "POST /sum"), started, measured, Answered(),
                   lambda: count_rows(packaged.store_path))  # fmt: skip
     try:
         # The first start unpacks each PEX into a venv; time a restart, as deployed.
         seconds_until_ok(base_url + "/ready")
         started["gateway"].stop()
         started["gateway"] = packaged.start("gateway")
-        results["ready_seconds"] = round(seconds_until_ok(base_url + "/ready"), 3)
+        stack.ready_seconds = round(seconds_until_ok(base_url + "/ready"), 3)
         warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), stack.answered)
     except BaseException:
         stack.stop()
@@ -361,6 +383,13 @@ def summarize(results: dict[str, Any]) -> None:
     one_p50 = median_of("project", "GET /sum", 1, "p50_ms")
     floor = results.get("probe_one_in_flight", {}).get("median", {}).get("p50_ms")
     summary: dict[str, Any] = {}
+    for endpoint, connections in (("GET /sum", 32), ("POST /sum", 32), ("GET /sum", 1)):
+        baseline = median_of("baseline", endpoint, connections, "requests_per_second")
+        if baseline:
+            mine = median_of("project", endpoint, connections, "requests_per_second") or 0
+            summary[f"project / baseline req/s, {endpoint} c={connections}"] = round(
+                mine / baseline, 3
+            )
     if project and naive:
         summary["project / naive Nameko, GET /sum c=32"] = round(project / naive, 2)
         # What the target means here: its 1,500 req/s were set at 3.5x naive Nameko.

@@ -9,7 +9,6 @@ healthy and ready.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,8 +19,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from calc.service import CalcService
 from gateway.service import GatewayService
-from harness.inprocess import RunningServices, start_services
-from harness.rabbit import Broker
+from harness.inprocess import RunningServices, ServicesFactory
 from log.service import LogService
 
 EXAMPLES_PER_OPERATION = 1000
@@ -39,18 +37,17 @@ LEAKS = (
 
 
 @pytest.fixture(scope="module")
-def stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServices]:
-    services = start_services(
-        [GatewayService, CalcService, LogService],
-        broker.vhost_uri(),
-        tmp_path_factory.mktemp("fuzz"),
+def stack(module_services: ServicesFactory) -> RunningServices:
+    services = module_services(
+        GatewayService,
+        CalcService,
+        LogService,
         max_numbers=50,
         max_body_bytes=16_384,
         max_workers=64,
     )
     services.wait_until_ready()
-    yield services
-    services.stop()
+    return services
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,26 +10,20 @@ import requests
 from calc.service import CalcService
 from devstack.waiting import wait_for
 from gateway.service import GatewayService
-from harness.inprocess import RunningServices, start_services
-from harness.rabbit import Broker
+from harness.inprocess import RunningServices, ServicesFactory
 from log.service import LogService
 
 TIMEOUT = 10
 
 
 @pytest.fixture(scope="module")
-def stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServices]:
+def stack(module_services: ServicesFactory) -> RunningServices:
     # One stack for the module: each test tells its requests apart by request id.
-    services = start_services(
-        [GatewayService, CalcService, LogService],
-        broker.vhost_uri(),
-        tmp_path_factory.mktemp("stack"),
-        max_numbers=100,
-        max_body_bytes=4096,
+    services = module_services(
+        GatewayService, CalcService, LogService, max_numbers=100, max_body_bytes=4096
     )
     services.wait_until_ready()
-    yield services
-    services.stop()
+    return services
 
 
 def url(stack: RunningServices, path: str) -> str:

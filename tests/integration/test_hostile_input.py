@@ -14,8 +14,7 @@ import requests
 
 from calc.service import CalcService
 from gateway.service import GatewayService
-from harness.inprocess import RunningServices, start_services
-from harness.rabbit import Broker
+from harness.inprocess import RunningServices, ServicesFactory
 from log.service import LogService
 
 TIMEOUT = 10
@@ -24,17 +23,16 @@ HTTP_TIMEOUT = 1.0
 
 
 @pytest.fixture(scope="module")
-def stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServices]:
-    services = start_services(
-        [GatewayService, CalcService, LogService],
-        broker.vhost_uri(),
-        tmp_path_factory.mktemp("hostile"),
+def stack(module_services: ServicesFactory) -> RunningServices:
+    services = module_services(
+        GatewayService,
+        CalcService,
+        LogService,
         max_body_bytes=BODY_LIMIT,
         http_timeout=HTTP_TIMEOUT,
     )
     services.wait_until_ready()
-    yield services
-    services.stop()
+    return services
 
 
 def raw_exchange(
