@@ -31,6 +31,7 @@ from eventlet.semaphore import Semaphore
 from greenlet import GreenletExit
 from kombu import Connection
 from kombu.utils.url import maybe_sanitize_url
+from prometheus_client import Counter, Gauge
 
 from amqp_client.frames import InboundFrames, publish_frames
 from amqp_client.messages import OutgoingMessage
@@ -39,6 +40,11 @@ from amqp_client.transport import BufferedIO
 _log = logging.getLogger(__name__)
 
 CONNECTION_ERRORS = (OSError, amqp.exceptions.AMQPError)
+
+CONNECTED = Gauge("amqp_connection_up", "1 while the process's broker connection is up.")
+CONNECTIONS = Counter(
+    "amqp_connections", "Broker connections made (the first, then one per reconnect)."
+)
 
 
 class Attachable(Protocol):
@@ -204,6 +210,8 @@ class AmqpLink:
                 self._connected_event.send(True)
                 self._connected_event = Event()
                 backoff.reset()
+                CONNECTED.set(1)
+                CONNECTIONS.inc()
                 _log.info("connected to broker %s", maybe_sanitize_url(self.uri))
                 self._serve(connection, io)
             except CONNECTION_ERRORS as exc:
@@ -212,6 +220,7 @@ class AmqpLink:
                         "lost broker connection (%s); reconnecting", exc or type(exc).__name__
                     )
             finally:
+                CONNECTED.set(0)
                 self._connection, self._attaching = None, False
                 for session in self._sessions:
                     session.detach()

@@ -11,6 +11,7 @@ from launch import health
 from messaging.rpc import rpc
 from runtime.config import Settings, SettingsProvider
 from runtime.request_id import RequestContext
+from runtime.telemetry import Telemetry
 
 _log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ class CalcService(health.Pingable):
 
     settings: Settings = SettingsProvider()
     request_id: str | None = RequestContext()
+    telemetry = Telemetry()
 
     @rpc(expected_exceptions=(InvalidNumbers, ResultOutOfRange))
     def sum(self, numbers: object) -> Number:

@@ -23,7 +23,7 @@ from devstack.rabbit_node import (
     stop_detached,
     stop_process_group,
 )
-from devstack.waiting import answers_ok, port_is_free, wait_for
+from devstack.waiting import answers_ok, free_port, port_is_free, wait_for
 
 FIRST_BROKER_PORT = 5672
 READY_TIMEOUT = 90
@@ -153,6 +153,7 @@ class EmbeddedStack:
             key: value for key, value in self.env.items() if key not in STACK_KEYS and key.isupper()
         }
         env.update(
+            METRICS_PORT=str(free_port()),
             AMQP_URI_FILE=str(self.state_dir / "amqp-uri"),
             WEB_SERVER_ADDRESS=f"0.0.0.0:{self.gateway_port}",
             LOG_STORE_PATH=str(self.state_dir / "log-store.sqlite3"),
@@ -161,7 +162,12 @@ class EmbeddedStack:
         label = name if index == 0 else f"{name}-{index + 1}"
         log = self.state_dir / "logs" / f"{label}.log"
         process = ServiceProcess.pex(name, self.pex_dir, env, log, detached=True)
-        return {"pid": process.pid, "pex_sha256": digest, "log": str(process.output_path)}
+        return {
+            "pid": process.pid,
+            "pex_sha256": digest,
+            "log": str(process.output_path),
+            "metrics_port": int(env["METRICS_PORT"]),
+        }
 
     def down(self, report: Report) -> bool:
         """Stop every service, then the node; False if nothing was running."""

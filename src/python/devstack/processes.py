@@ -45,6 +45,7 @@ class ServiceProcess:
         detached: bool = False,
     ) -> None:
         self.name = name
+        self.env = env
         self.output_path = output_path
         with open(output_path, "ab") as output:
             self.process = subprocess.Popen(
@@ -136,9 +137,13 @@ class PackagedStack:
         self.processes: list[ServiceProcess] = []
 
     def start(self, service: str) -> ServiceProcess:
-        """Start one more process of `service`; its output goes to ``<service>-<n>.out``."""
+        """Start one more process of `service`; its output goes to ``<service>-<n>.out``.
+
+        Each process gets a ``METRICS_PORT`` of its own (replicas share a machine here).
+        """
         label = f"{service}-{sum(p.name == service for p in self.processes) + 1}"
-        process = ServiceProcess.pex(service, self.pex_dir, self.env, self.workdir / f"{label}.out")
+        env = {"METRICS_PORT": str(free_port()), **self.env}
+        process = ServiceProcess.pex(service, self.pex_dir, env, self.workdir / f"{label}.out")
         self.processes.append(process)
         return process
 

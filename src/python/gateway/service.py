@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from werkzeug.wrappers import Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from werkzeug.wrappers import Request, Response
 
 from domain.events import SUM_COMPUTED, SumComputed
 from domain.limits import MAX_LOG_ENTRIES
@@ -16,6 +17,7 @@ from messaging.rpc import ServiceProxy, ServiceRpc
 from runtime.config import Settings, SettingsProvider
 from runtime.errors import ServiceError
 from runtime.request_id import RequestContext
+from runtime.telemetry import Telemetry
 from web.app import json_http
 from web.body import read_json
 
@@ -30,6 +32,7 @@ class GatewayService:
     calc: ServiceProxy = ServiceRpc("calc")
     log: ServiceProxy = ServiceRpc("log")
     sum_computed: Any = ConfirmedEvents(SUM_COMPUTED)
+    telemetry = Telemetry()
 
     @json_http("GET", "/sum")
     def sum_from_query(self, request: Request) -> dict[str, Any]:
@@ -60,6 +63,11 @@ class GatewayService:
     def openapi(self, request: Request) -> dict[str, Any]:
         """This API as an OpenAPI 3 document."""
         return openapi_document(self.settings)
+
+    @json_http("GET", "/metrics")
+    def metrics(self, request: Request) -> Response:
+        """Prometheus' text format: this process's metrics."""
+        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
     @json_http("GET", "/health")
     def health(self, request: Request) -> dict[str, Any]:

@@ -8,7 +8,10 @@ from typing import Any
 
 from nameko.cli.run import run
 from nameko.utils import sanitize_url
+from prometheus_client import start_http_server
 
+from launch.health import serves_http
+from runtime import tracing
 from runtime.config import Settings
 from runtime.logs import configure_logging
 
@@ -33,7 +36,16 @@ def run_service(service_cls: type, config: dict[str, Any]) -> None:
     # What exists now (modules, classes, the service's code) lives as long as the
     # process. Frozen, the collector stops walking it in every full collection: under
     # load those stalled every request in flight (see the README's benchmark section).
+    if tracing.configure(name):
+        _log.info("exporting traces over OTLP/HTTP")
+    if settings.metrics_port and not serves_http(service_cls):
+        # A service with HTTP serves /metrics on its own port (the gateway's route).
+        start_http_server(settings.metrics_port)
+        _log.info("metrics on port %d (/metrics)", settings.metrics_port)
     gc.collect()
     gc.freeze()
-    run([service_cls], config)
+    try:
+        run([service_cls], config)
+    finally:
+        tracing.shutdown()
     _log.info("%s stopped", name)

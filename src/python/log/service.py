@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from prometheus_client import Counter
+
 from domain.errors import InvalidArgument
 from domain.events import SUM_COMPUTED, InvalidEvent, SumComputed
 from domain.limits import MAX_LOG_ENTRIES
@@ -13,8 +15,11 @@ from log.store import EntryStore, EntryStoreProvider, LogEntry
 from messaging.events import event_handler
 from messaging.rpc import rpc
 from runtime.request_id import RequestContext
+from runtime.telemetry import Telemetry
 
 _log = logging.getLogger(__name__)
+
+DUPLICATES = Counter("log_duplicate_events", "Events delivered again and stored once.")
 
 
 class LogService(health.Pingable):
@@ -24,6 +29,7 @@ class LogService(health.Pingable):
 
     store: EntryStore = EntryStoreProvider()
     request_id: str | None = RequestContext()
+    telemetry = Telemetry()
 
     @event_handler(SUM_COMPUTED.source, SUM_COMPUTED.event_type, requeue_on_error=True)
     def record_sum(self, payload: Any) -> None:
@@ -42,6 +48,7 @@ class LogService(health.Pingable):
         if self.store.append(entry):
             _log.info("sum computed", extra={"entry": entry.as_dict()})
         else:
+            DUPLICATES.inc()
             _log.info("duplicate event %s ignored", entry.event_id)
 
     @rpc(expected_exceptions=InvalidArgument)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -24,11 +25,20 @@ from eventlet import tpool
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
+from prometheus_client import Gauge, Histogram
 
 from domain.events import SumComputed
+from runtime import tracing
 from runtime.config import ContainerSettings
+from runtime.telemetry import LATENCY_BUCKETS
 
 T = TypeVar("T")
+
+COMMIT_DURATION = Histogram(
+    "log_store_commit_seconds", "Store commits (one fsync each, for every entry waiting).",
+    buckets=LATENCY_BUCKETS,
+)  # fmt: skip
+ENTRIES = Gauge("log_store_entries", "Entries in the store.")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -85,24 +95,28 @@ class EntryStore:
 
     def append(self, entry: LogEntry) -> bool:
         """Store `entry` durably; False if an entry with its event id is already stored."""
-        stored = Event()
-        self._waiting.append((entry, stored))
-        if not self._committing:
-            self._committing = True
-            eventlet.spawn_n(self._commit_waiting)
-        inserted: bool = stored.wait()
-        return inserted
+        with tracing.span("log.store append", attributes={"log.event_id": entry.event_id}):
+            stored = Event()
+            self._waiting.append((entry, stored))
+            if not self._committing:
+                self._committing = True
+                eventlet.spawn_n(self._commit_waiting)
+            inserted: bool = stored.wait()
+            return inserted
 
     def _commit_waiting(self) -> None:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
+                started = time.perf_counter()
                 try:
                     inserted = self._on_thread(_insert, self._db, [entry for entry, _ in batch])
                 except Exception as exc:  # each caller learns its entry was not stored
                     for _, stored in batch:
                         stored.send_exception(exc)
                 else:
+                    COMMIT_DURATION.observe(time.perf_counter() - started)
+                    ENTRIES.inc(sum(inserted))
                     for (_, stored), was_new in zip(batch, inserted):
                         stored.send(was_new)
         finally:
@@ -174,6 +188,7 @@ class EntryStoreProvider(DependencyProvider):
 
     def setup(self) -> None:
         self.store = EntryStore(self.settings.values.log_store_path)
+        ENTRIES.set(self.store.count())
 
     def stop(self) -> None:
         self.store.close()

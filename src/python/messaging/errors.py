@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
-from runtime.errors import ServiceError
+from runtime.errors import DeadlineExceeded, ServiceError
 
 
-class BrokerUnavailable(ServiceError, code="broker_unavailable", http_status=503):
+class MessagingError(ServiceError):
+    """A failure of messaging itself; `outcome` names it in the client-side metrics."""
+
+    outcome = "error"
+
+
+class BrokerUnavailable(MessagingError, code="broker_unavailable", http_status=503):
     """The broker cannot be reached now; the request was not sent, or its answer was lost."""
 
+    outcome = "broker_unavailable"
 
-class ServiceUnavailable(ServiceError, code="service_unavailable", http_status=503):
+
+class ServiceUnavailable(MessagingError, code="service_unavailable", http_status=503):
     """No queue is bound for the target service: it has never started (or was removed)."""
 
+    outcome = "unroutable"
 
-class CallTimeout(ServiceError, code="timeout", http_status=504):
+
+class CallTimeout(MessagingError, DeadlineExceeded, code="timeout", http_status=504):
     """The target service did not answer within the call's deadline."""
 
+    outcome = "timeout"
 
-class EventNotStored(ServiceError, code="event_not_stored", http_status=503):
-    """The broker did not confirm an event as routed and stored, so it may be lost."""
+
+class EventNotStored(MessagingError, code="event_not_stored", http_status=503):
+    """The broker did not confirm an event as routed and stored, so it may be lost:
+    it returned it as unroutable, refused it (nacked), or did not answer in time."""
+
+    def __init__(self, message: str, outcome: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome

@@ -32,6 +32,8 @@ from eventlet.event import Event
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider, Entrypoint, SharedExtension
 from nameko.messaging import HeaderEncoder
+from opentelemetry.trace import SpanKind
+from prometheus_client import Counter
 
 from amqp_client.link import AmqpLink
 from amqp_client.messages import PERSISTENT, json_message
@@ -40,9 +42,16 @@ from amqp_client.subscription import QueueSubscription
 from messaging.errors import EventNotStored
 from messaging.headers import context_data
 from messaging.link import SharedAmqpLink, broker_errors, worker_pool_has_room
+from messaging.observed import CONFIRM_DURATION, EVENTS_PUBLISHED, observed
 from runtime.config import ContainerSettings
 
 _log = logging.getLogger(__name__)
+
+EVENTS_CONSUMED = Counter("events_consumed", "Events delivered to a handler.", ["handler"])
+EVENTS_REDELIVERED = Counter(
+    "events_redelivered", "Events delivered again (after a failure or a lost connection).",
+    ["handler"],
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -114,27 +123,33 @@ class ConfirmSession(LinkSession):
         timeout: float,
     ) -> None:
         """Publish one event and return once the broker has confirmed it."""
-        message = json_message(
-            payload, delivery_mode=PERSISTENT, message_id=message_id, application_headers=headers
-        )
-        entry = self._by_message_id[message_id] = _Unconfirmed()
-
-        def sent() -> None:  # under the link's write lock: tags follow the broker's order
-            self.waiting[self._next_tag] = entry
-            self._next_tag += 1
-
-        with broker_errors():
-            self.publish_and_wait(
-                entry,
-                lambda: self.link.publish(
-                    self.channel, message, route.exchange, route.event_type, on_sent=sent
-                ),
-                timeout,
-                partial(
-                    EventNotStored, f"the broker did not confirm the event within {timeout:g}s"
-                ),
-                lambda: self._by_message_id.pop(message_id, None),
+        name = f"{route.source}.{route.event_type}"
+        with observed(
+            name, SpanKind.PRODUCER, headers, EVENTS_PUBLISHED, CONFIRM_DURATION, "confirmed"
+        ) as traced_headers:
+            message = json_message(
+                payload,
+                delivery_mode=PERSISTENT,
+                message_id=message_id,
+                application_headers=traced_headers,
             )
+            entry = self._by_message_id[message_id] = _Unconfirmed()
+
+            def sent() -> None:  # under the link's write lock: tags follow the broker's order
+                self.waiting[self._next_tag] = entry
+                self._next_tag += 1
+
+            not_confirmed = f"the broker did not confirm the event within {timeout:g}s"
+            with broker_errors():
+                self.publish_and_wait(
+                    entry,
+                    lambda: self.link.publish(
+                        self.channel, message, route.exchange, route.event_type, on_sent=sent
+                    ),
+                    timeout,
+                    partial(EventNotStored, not_confirmed, "timeout"),
+                    lambda: self._by_message_id.pop(message_id, None),
+                )
 
     def _settle(
         self, delivery_tag: int, multiple: bool, settle: Callable[[_Unconfirmed], None]
@@ -149,7 +164,7 @@ class ConfirmSession(LinkSession):
     def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
         def settle(entry: _Unconfirmed) -> None:
             if entry.returned:
-                entry.send_exception(EventNotStored("no queue is bound for the event"))
+                entry.send_exception(EventNotStored("no queue is bound for the event", "returned"))
             else:
                 entry.send(None)
 
@@ -157,7 +172,7 @@ class ConfirmSession(LinkSession):
 
     def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
         def settle(entry: _Unconfirmed) -> None:
-            entry.send_exception(EventNotStored("the broker refused to store the event"))
+            entry.send_exception(EventNotStored("the broker refused to store the event", "nacked"))
 
         self._settle(delivery_tag, multiple, settle)
 
@@ -217,6 +232,7 @@ class EventHandler(Entrypoint):
 
     broker = SharedAmqpLink()
     settings = ContainerSettings()
+    telemetry_kind = ("event", SpanKind.CONSUMER)
 
     def __init__(
         self, source_service: str, event_type: str, requeue_on_error: bool = False, **kwargs: Any
@@ -244,6 +260,9 @@ class EventHandler(Entrypoint):
         self.subscription.cancel()
 
     def _handle(self, message: amqp.Message) -> None:
+        EVENTS_CONSUMED.labels(self.method_name).inc()
+        if message.delivery_info.get("redelivered"):
+            EVENTS_REDELIVERED.labels(self.method_name).inc()
         try:
             payload = json.loads(message.body)
         except ValueError:

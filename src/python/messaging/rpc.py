@@ -53,6 +53,7 @@ from nameko.extensions import (
 )
 from nameko.messaging import HeaderEncoder
 from nameko.rpc import get_rpc_exchange
+from opentelemetry.trace import SpanKind
 
 from amqp_client.link import AmqpLink, LinkDown
 from amqp_client.messages import TRANSIENT, OutgoingMessage, json_message
@@ -61,6 +62,7 @@ from amqp_client.subscription import QueueSubscription
 from messaging.errors import CallTimeout, ServiceUnavailable
 from messaging.headers import context_data
 from messaging.link import SharedAmqpLink, broker_errors, worker_pool_has_room
+from messaging.observed import RPC_CALLS, RPC_DURATION, observed
 from runtime.config import ContainerSettings
 from runtime.signatures import CheckedOncePerShape
 
@@ -209,27 +211,30 @@ class RpcSession(LinkSession):
 
     def call(self, target: str, kwargs: dict[str, Any], headers: Headers, timeout: float) -> Any:
         """Call `target` (``"service.method"``) with `kwargs`; its result within `timeout` s."""
-        correlation_id = secrets.token_hex(16)
-        message = json_message(
-            {"args": [], "kwargs": kwargs},
-            delivery_mode=TRANSIENT,
-            reply_to=self.reply_key,
-            correlation_id=correlation_id,
-            expiration=str(max(1, int(timeout * 1000))),
-            application_headers=headers,
-        )
-        waiter = self.waiting[correlation_id] = Event()
-        with broker_errors():
-            reply = self.publish_and_wait(
-                waiter,
-                lambda: self.link.publish(self.channel, message, self.exchange, target),
-                timeout,
-                partial(CallTimeout, f"{target} did not answer within {timeout:g}s"),
-                lambda: self.waiting.pop(correlation_id, None),
+        with observed(
+            target, SpanKind.CLIENT, headers, RPC_CALLS, RPC_DURATION, "ok"
+        ) as traced_headers:
+            correlation_id = secrets.token_hex(16)
+            message = json_message(
+                {"args": [], "kwargs": kwargs},
+                delivery_mode=TRANSIENT,
+                reply_to=self.reply_key,
+                correlation_id=correlation_id,
+                expiration=str(max(1, int(timeout * 1000))),
+                application_headers=traced_headers,
             )
-        if reply.get("error"):
-            raise deserialize(reply["error"])
-        return reply.get("result")
+            waiter = self.waiting[correlation_id] = Event()
+            with broker_errors():
+                reply = self.publish_and_wait(
+                    waiter,
+                    lambda: self.link.publish(self.channel, message, self.exchange, target),
+                    timeout,
+                    partial(CallTimeout, f"{target} did not answer within {timeout:g}s"),
+                    lambda: self.waiting.pop(correlation_id, None),
+                )
+            if reply.get("error"):
+                raise deserialize(reply["error"])
+            return reply.get("result")
 
     def _on_reply(self, message: amqp.Message) -> None:
         waiter = self.waiting.pop(message.properties.get("correlation_id"), None)

@@ -39,6 +39,7 @@ class Settings:
     access_log: bool = False
     max_workers: int = 32
     heartbeat: int = 30
+    metrics_port: int = 9464
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -68,6 +69,8 @@ class Settings:
                 raise ConfigError(f"{config_key(name)} must be positive")
         if self.heartbeat < 0:
             raise ConfigError("HEARTBEAT must not be negative")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ConfigError("METRICS_PORT must be a port number, or 0 for none")
 
     def to_config(self) -> dict[str, Any]:
         """The Nameko config dict for these settings."""

@@ -24,9 +24,15 @@ class ServiceError(Exception):
 
     def __init_subclass__(cls, code: str = "", http_status: int = 0, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        cls.code = code or cls.code
-        cls.http_status = http_status or cls.http_status
+        if code:
+            cls.code = code
+        if http_status:
+            cls.http_status = http_status
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class DeadlineExceeded(ServiceError, code="timeout", http_status=504):
+    """Work that did not finish within its deadline (a call, a confirm)."""

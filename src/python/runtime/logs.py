@@ -12,14 +12,18 @@ from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
+from runtime import tracing
 from runtime.request_id import current_request_id
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds the running worker's request id to every record."""
+    """Adds the running worker's request id to every record, and its trace and span ids
+    when it is traced."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id()
+        if tracing.enabled() and (ids := tracing.current_ids()):
+            record.trace_id, record.span_id = ids
         return True
 
 

@@ -19,18 +19,30 @@ from typing import Any, Callable, Iterable, Union
 
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
+from opentelemetry.trace import SpanKind
+from prometheus_client import Counter
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
+from runtime import tracing
 from runtime.config import ContainerSettings
 from runtime.errors import ServiceError
 from runtime.request_id import REQUEST_ID_KEY, accept_request_id, bind_request_id
 from runtime.signatures import CheckedOncePerShape
 from web.errors import HttpError
 from web.server import HttpServer
+from web.traced import RequestSpan
 
 _log = logging.getLogger(__name__)
+
+HTTP_REQUESTS = Counter(
+    "http_requests",
+    "HTTP requests answered by the app, by method, route template and status code.",
+    ["method", "route", "code"],
+)
+UNMATCHED = "unmatched"
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _ENVIRON_REQUEST_ID = "web.request_id"
@@ -109,12 +121,27 @@ class JsonWsgiApp(WsgiApp):
             headers.append((REQUEST_ID_HEADER, request_id))
             return start_response(status, headers, exc_info)
 
-        response = self._respond(environ)
-        return response(environ, start_with_request_id)
+        traced = RequestSpan(environ, request_id) if tracing.enabled() else None
+        try:
+            route, response = self._respond(environ)
+            method = environ["REQUEST_METHOD"]
+            HTTP_REQUESTS.labels(
+                method if method in _KNOWN_METHODS else "other", route, str(response.status_code)
+            ).inc()
+            body = response(environ, start_with_request_id)
+        except BaseException:
+            if traced is not None:
+                traced.end()
+            raise
+        if traced is None:
+            return body
+        traced.answered(route, response.status_code)
+        return traced.wrap(body)
 
-    def _respond(self, environ: dict[str, Any]) -> WsgiResponse:
+    def _respond(self, environ: dict[str, Any]) -> tuple[str, WsgiResponse]:
+        """The route template that answered (or ``"unmatched"``), and its response."""
         if self.server.draining:
-            return error_response(
+            return UNMATCHED, error_response(
                 503,
                 "shutting_down",
                 "this instance is shutting down; retry",
@@ -124,7 +151,7 @@ class JsonWsgiApp(WsgiApp):
         if request.content_length is not None and request.content_length > self.max_body_bytes:
             # Refuse from the header alone; closing the connection spares the
             # server from reading (or discarding) the body at all.
-            return error_response(
+            return UNMATCHED, error_response(
                 413,
                 "payload_too_large",
                 f"request bodies are limited to {self.max_body_bytes} bytes",
@@ -133,10 +160,10 @@ class JsonWsgiApp(WsgiApp):
         try:
             provider, values = self._match(environ)
         except HTTPException as exc:
-            return _from_http_exception(exc)
+            return UNMATCHED, _from_http_exception(exc)
         request.path_values = values  # type: ignore[attr-defined]  # Nameko's convention
         response: WsgiResponse = provider.handle_request(request)
-        return response
+        return provider.url, response
 
     def _match(self, environ: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """The provider and path values for this path and method, remembered once found.
@@ -204,13 +231,24 @@ class JsonWebServer(WebServer):
             self._serv.drain()
 
     def context_data_from_headers(self, request: Request) -> dict[str, Any]:
-        return {REQUEST_ID_KEY: request.environ[_ENVIRON_REQUEST_ID]}
+        """The request id, and (when tracing) the request's span as the worker's parent."""
+        data = {REQUEST_ID_KEY: request.environ[_ENVIRON_REQUEST_ID]}
+        if tracing.enabled():
+            tracing.inject(data, prefix="")
+        return data
 
 
 class JsonHttp(CheckedOncePerShape, HttpRequestHandler):
     """``@json_http("GET", "/path")``: a handler whose result is sent as JSON."""
 
     server = JsonWebServer()
+    # The request's server span is `web.traced.RequestSpan`; the worker's is inside it.
+    telemetry_kind = ("http", SpanKind.INTERNAL)
+
+    @property
+    def telemetry_name(self) -> str:
+        """Its route template, as metrics and spans name it: ``"GET /sum"``."""
+        return f"{self.method} {self.url}"
 
     def __init__(self, method: str, url: str, **kwargs: Any) -> None:
         # Client errors are expected: Nameko logs them briefly, not as crashes.

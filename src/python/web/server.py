@@ -24,11 +24,14 @@ from typing import Any, Callable, Iterable
 import eventlet
 import httptools
 from eventlet import greenio
+from prometheus_client import Gauge
 
 from web.parser import Refusal, RequestParser, connection_environ, unsupported_version
 from web.request import Request
 
 _log = logging.getLogger(__name__)
+
+OPEN_CONNECTIONS = Gauge("http_open_connections", "HTTP connections open now.")
 
 _RECV_SIZE = 65536
 # Response bytes gathered from the app's iterable before they are sent.
@@ -50,6 +53,7 @@ class HttpServer:
         """Serve one connection until it closes. Never raises: a failure is logged."""
         connection = Connection(self, sock, address)
         self._connections.add(connection)
+        OPEN_CONNECTIONS.inc()
         try:
             connection.serve()
         except OSError:
@@ -57,6 +61,7 @@ class HttpServer:
         except (Exception, eventlet.Timeout):
             _log.warning("connection from %s failed", connection.client, exc_info=True)
         finally:
+            OPEN_CONNECTIONS.dec()
             self._connections.discard(connection)
             sock.close()
 
@@ -169,6 +174,9 @@ class Connection:
                         request.send(chunks, final=False)
                         chunks, size = [], 0
             request.send(chunks, final=True)
+            if self.server.access_log:
+                # Before the body is closed: a traced request's span is still current.
+                request.log(time.monotonic() - started)
         except (Exception, eventlet.Timeout):
             _log.error("the WSGI app failed on %s", request.raw_uri, exc_info=True)
             if not request.head_sent:
@@ -178,8 +186,6 @@ class Connection:
         finally:
             if hasattr(result, "close"):
                 result.close()
-        if self.server.access_log:
-            request.log(time.monotonic() - started)
         return not request.close and (request.complete or self._discard_rest(request))
 
     def _discard_rest(self, request: Request) -> bool:
