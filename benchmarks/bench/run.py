@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.http_load import LoadRun, run_load
+from bench.otlp_sink import OtlpSink
 from bench.processes import Measured, beam_pid, image_megabytes, seconds_until_ok
 from bench.report import load_previous, plot, print_table, write_json
 from devstack.processes import SERVICES, PackagedStack, ServiceProcess
@@ -95,7 +96,7 @@ def main() -> None:
     previous = load_previous(args.out / "results.json")
 
     # A virtual host for each stack and one for the probe: none sees another's queues.
-    vhosts = ("/", "project", "baseline", *(spec.name for spec in REFERENCES), "probe")
+    vhosts = ("/", "project", "baseline", "tracing", *(s.name for s in REFERENCES), "probe")
     node = PrivateNode(vhosts=vhosts, name="bench")
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
@@ -128,10 +129,16 @@ def measure_stacks(
     """This project and the references (or a baseline build), each on its own virtual host,
     measured in turns."""
     stacks: list[Stack] = []
+    sink = OtlpSink()
     try:
         project = start_project(args, "project", args.pex_dir, node, broker, workdir)
         stacks.append(project)
         results["ready_seconds"] = project.ready_seconds
+        # The same build with tracing on, every span exported over OTLP/HTTP (GET only).
+        exporting = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink.endpoint}
+        stacks.append(
+            start_project(args, "tracing", args.pex_dir, node, broker, workdir, exporting)
+        )
         if args.baseline_pex_dir is not None:
             baseline = args.baseline_pex_dir.resolve()
             stacks.append(start_project(args, "baseline", baseline, node, broker, workdir))
@@ -151,6 +158,7 @@ def measure_stacks(
     finally:
         for stack in stacks:
             stack.stop()
+        sink.close()
 
 
 @dataclass
@@ -246,14 +254,17 @@ def start_project(
     node: PrivateNode,
     broker: int,
     workdir: Path,
+    settings: dict[str, str] | None = None,
 ) -> Stack:
-    """The service PEXes in `pex_dir` as processes with production settings."""
-    packaged = PackagedStack(pex_dir, node.uri(vhost=name), workdir / name)
+    """The service PEXes in `pex_dir` as processes with production settings (and
+    `settings`); a stack with settings of its own is measured on ``GET /sum`` only."""
+    packaged = PackagedStack(pex_dir, node.uri(vhost=name), workdir / name, settings)
     packaged.workdir.mkdir()
     started = packaged.start_all()
     base_url = packaged.base_url
     measured = Measured()
-    stack = Stack(name, base_url, ("GET /sum", "POST /sum"), started, measured, Answered(),
+    endpoints = ("GET /sum",) if settings else ("GET /sum", "POST /sum")
+    stack = Stack(name, base_url, endpoints, started, measured, Answered(),
                   lambda: count_rows(packaged.store_path))  # fmt: skip
     try:
         # The first start unpacks each PEX into a venv; time a restart, as deployed.
@@ -384,12 +395,12 @@ def summarize(results: dict[str, Any]) -> None:
     floor = results.get("probe_one_in_flight", {}).get("median", {}).get("p50_ms")
     summary: dict[str, Any] = {}
     for endpoint, connections in (("GET /sum", 32), ("POST /sum", 32), ("GET /sum", 1)):
-        baseline = median_of("baseline", endpoint, connections, "requests_per_second")
-        if baseline:
-            mine = median_of("project", endpoint, connections, "requests_per_second") or 0
-            summary[f"project / baseline req/s, {endpoint} c={connections}"] = round(
-                mine / baseline, 3
-            )
+        mine = median_of("project", endpoint, connections, "requests_per_second")
+        for first, second in (("project", "baseline"), ("tracing", "project")):
+            a = median_of(first, endpoint, connections, "requests_per_second")
+            b = median_of(second, endpoint, connections, "requests_per_second")
+            if mine and a and b:
+                summary[f"{first} / {second} req/s, {endpoint} c={connections}"] = round(a / b, 3)
     if project and naive:
         summary["project / naive Nameko, GET /sum c=32"] = round(project / naive, 2)
         # What the target means here: its 1,500 req/s were set at 3.5x naive Nameko.

@@ -28,6 +28,7 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
     assert measured == {
         ("project", "GET /sum", 1), ("project", "GET /sum", 32),
         ("project", "POST /sum", 1), ("project", "POST /sum", 32),
+        ("tracing", "GET /sum", 1), ("tracing", "GET /sum", 32),
         ("naive", "GET /sum", 1), ("naive", "GET /sum", 32),
         ("naive-1proc", "GET /sum", 1), ("naive-1proc", "GET /sum", 32),
         ("bare", "GET /sum", 1), ("bare", "GET /sum", 32),
@@ -40,10 +41,11 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
         assert set(configuration["cpu_per_1000"]) == (
             {"nameko", "rabbitmq"} if one_process else three_processes
         )
-    assert set(results["log_checks"]) == {"project", "naive", "naive-1proc"}
+    assert set(results["log_checks"]) == {"project", "tracing", "naive", "naive-1proc"}
     for name, check in results["log_checks"].items():
         assert check["ok"], (name, check)
     summary = results["summary"]
+    assert summary["tracing / project req/s, GET /sum c=32"] > 0
     for name in ("naive", "naive-1proc", "bare"):
         assert summary[f"{name} req/s here / in the target's table"] > 0
     assert 0 < results["ready_seconds"] < 30
