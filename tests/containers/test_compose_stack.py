@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from devstack.images import image_bytes
 from devstack.waiting import answers_ok, wait_for
@@ -14,6 +17,9 @@ from harness.compose import ComposeStack, EngineUnavailable
 from harness.prerequisites import missing
 
 TIMEOUT = 10
+ALERTS = Path("deploy/prometheus/alerts.yml")
+# The scrape jobs the alert rules rely on.
+JOBS = ("gateway", "calc", "log", "rabbitmq")
 # The performance issue's bound on each runtime image, in the units `docker images` shows.
 MAX_IMAGE_BYTES = 200_000_000
 
@@ -21,7 +27,9 @@ MAX_IMAGE_BYTES = 200_000_000
 @pytest.fixture(scope="module")
 def stack() -> Iterator[ComposeStack]:
     try:
-        compose = ComposeStack(LOG_LEVEL="DEBUG")
+        # With Prometheus (PROMETHEUS_IMAGE, like RABBITMQ_IMAGE, names a local image where
+        # no registry is reachable): it starts beside the broker, so its test hardly waits.
+        compose = ComposeStack(LOG_LEVEL="DEBUG", COMPOSE_PROFILES="monitoring")
     except EngineUnavailable as exc:
         missing(str(exc))
     try:
@@ -121,6 +129,91 @@ def test_calc_scales_and_calls_spread_over_the_replicas(stack: ComposeStack) -> 
     counts = wait_for(served_by_each, 20, "calc logs of all 40 sums")
     assert len(counts) == 2
     assert all(count > 0 for count in counts), counts
+
+
+def prometheus(stack: ComposeStack, path: str, **params: str) -> Any:
+    """The data of one Prometheus HTTP API answer, on its published loopback port."""
+    answer = requests.get(f"{stack.prometheus_url}/api/v1/{path}", params=params, timeout=TIMEOUT)
+    answer.raise_for_status()
+    body = answer.json()
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def container_ip(stack: ComposeStack, container: str) -> str:
+    networks = stack.inspect(container)["NetworkSettings"]["Networks"]
+    (network,) = networks.values()
+    address: str = network["IPAddress"]
+    return address
+
+
+def test_prometheus_scrapes_every_replica_and_the_broker_with_the_alert_rules(
+    stack: ComposeStack,
+) -> None:
+    stack.up("--scale", "calc=2")
+    stack.wait_healthy("calc", replicas=2)
+    calc_ips = {container_ip(stack, c) for c in stack.container_ids("calc")}
+    wait_for(lambda: answers_ok(stack.prometheus_url + "/-/ready"), 60, "Prometheus ready")
+
+    def targets() -> dict[str, list[dict[str, Any]]]:
+        by_job: dict[str, list[dict[str, Any]]] = {}
+        for target in prometheus(stack, "targets", state="active")["activeTargets"]:
+            by_job.setdefault(target["labels"]["job"], []).append(target)
+        return by_job
+
+    def all_up() -> dict[str, list[dict[str, Any]]] | None:
+        by_job = targets()
+        calc = {t["labels"]["instance"] for t in by_job.get("calc", [])}
+        every_one_up = all(
+            by_job.get(job) and all(t["health"] == "up" for t in by_job[job]) for job in JOBS
+        )
+        return by_job if every_one_up and calc == {f"{ip}:9464" for ip in calc_ips} else None
+
+    try:
+        scraped = wait_for(all_up, 60, "every target up, both calc replicas among them", 1)
+    except TimeoutError:
+        now = {job: [(t["labels"]["instance"], t["health"], t["lastError"]) for t in found]
+               for job, found in targets().items()}  # fmt: skip
+        raise AssertionError(f"targets now: {now}; calc containers at {calc_ips}")
+    assert [len(scraped[job]) for job in JOBS] == [1, 2, 1, 1]
+    assert scraped["rabbitmq"][0]["labels"]["instance"] == "rabbitmq:15692"
+
+    # RabbitMQ's per-queue metrics, which the alert rules watch.
+    def consumers() -> float | None:
+        result = prometheus(stack, "query", query='sum(rabbitmq_queue_consumers{queue="rpc-calc"})')
+        return float(result["result"][0]["value"][1]) if result["result"] else None
+
+    assert wait_for(consumers, 30, "rpc-calc's consumers in Prometheus", 1) >= 1
+
+    # Every rule of alerts.yml, loaded and evaluated without an error.
+    expected = {rule["alert"] for group in yaml.safe_load(ALERTS.read_text())["groups"]
+                for rule in group["rules"]}  # fmt: skip
+
+    def rules_evaluated() -> dict[str, str] | None:
+        groups = prometheus(stack, "rules", type="alert")["groups"]
+        health = {rule["name"]: rule["health"] for group in groups for rule in group["rules"]}
+        return health if set(health) == expected and set(health.values()) == {"ok"} else None
+
+    try:
+        wait_for(rules_evaluated, 30, "the alert rules evaluated", 1)
+    except TimeoutError:
+        loaded = prometheus(stack, "rules", type="alert")["groups"]
+        raise AssertionError(f"expected {sorted(expected)} healthy; loaded: {loaded}")
+
+
+def test_prometheus_is_locked_down_and_reached_on_loopback_only(stack: ComposeStack) -> None:
+    (container,) = stack.container_ids("prometheus")
+    inspected = stack.inspect(container)
+    assert inspected["Config"]["User"] not in ("", "root", "0", "0:0")
+    host = inspected["HostConfig"]
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert set(host["PortBindings"]) == {"9090/tcp"}
+    assert all(b["HostIp"] == "127.0.0.1" for b in host["PortBindings"]["9090/tcp"])
+    # The metrics ports stay on the compose network.
+    (rabbitmq,) = stack.container_ids("rabbitmq")
+    assert "15692/tcp" not in stack.inspect(rabbitmq)["HostConfig"]["PortBindings"]
 
 
 def test_the_stack_recovers_from_a_broker_restart_by_itself(stack: ComposeStack) -> None:

@@ -105,10 +105,40 @@ def test_the_prod_overlay_pulls_from_the_registry() -> None:
     }
 
 
-def test_the_broker_config_is_the_one_compose_mounts() -> None:
-    assert (KUBERNETES / "base" / "rabbitmq.conf").read_text() == Path(
-        "docker/rabbitmq.conf"
-    ).read_text()
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_workload_asks_prometheus_to_scrape_its_metrics_port(overlay: str) -> None:
+    resources = render(overlay)
+    workloads = by_kind(resources, "Deployment") | by_kind(resources, "StatefulSet")
+    expected_ports = {"gateway": 8000, "calc": 9464, "log": 9464, "rabbitmq": 15692}
+    for name, workload in workloads.items():
+        template = workload["spec"]["template"]
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/path"] == "/metrics", name
+        assert annotations["prometheus.io/port"] == str(expected_ports[name]), name
+        # The scrape config keeps this stack's pods only, and names each job after its pod.
+        labels = template["metadata"]["labels"]
+        assert labels["app.kubernetes.io/part-of"] == "nameko-stack", name
+        assert labels["app.kubernetes.io/name"] == name
+        (container,) = template["spec"]["containers"]
+        declared = {p["containerPort"]: p["name"] for p in container["ports"]}
+        assert expected_ports[name] in declared, (name, declared)
+        if name in ("calc", "log"):
+            env = {e["name"]: e.get("value") for e in container["env"]}
+            assert env["METRICS_PORT"] == "9464", name
+            assert declared[9464] == "metrics", name
+
+
+def test_rabbitmq_loads_the_plugins_compose_mounts() -> None:
+    rabbitmq = by_kind(render("dev"), "StatefulSet")["rabbitmq"]["spec"]["template"]["spec"]
+    (container,) = rabbitmq["containers"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/etc/rabbitmq/enabled_plugins"]["subPath"] == "enabled_plugins"
+
+
+@pytest.mark.parametrize("name", ["rabbitmq.conf", "enabled_plugins"])
+def test_the_broker_config_is_the_one_compose_mounts(name: str) -> None:
+    assert (KUBERNETES / "base" / name).read_text() == (Path("docker") / name).read_text()
 
 
 def test_strict_validation_refuses_an_unknown_field() -> None:

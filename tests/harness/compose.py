@@ -34,34 +34,45 @@ def compose_command() -> list[str]:
     raise EngineUnavailable("no Docker Compose: apt-get install docker-compose")
 
 
+class ComposeFailed(RuntimeError):
+    """A compose command failed; the message ends with its stderr."""
+
+
 class ComposeStack:
-    """`docker compose -p <unique>` with the settings a test chooses."""
+    """`docker compose -p <unique>` with the settings a test chooses.
+
+    ``COMPOSE_PROFILES="monitoring"`` in the settings adds Prometheus (Compose 1.29 and v2
+    alike), its API at `prometheus_url`.
+    """
 
     def __init__(self, **settings: str) -> None:
         self.command = compose_command()
         self.project = f"stacktest{secrets.token_hex(4)}"
         self.gateway_port = free_port()
+        self.prometheus_port = free_port()
         self.env = {
             **os.environ,
             "BROKER_USER": "app",
             "BROKER_PASSWORD": secrets.token_urlsafe(16),
             "GATEWAY_PORT": str(self.gateway_port),
             "RABBITMQ_MANAGEMENT_PORT": str(free_port()),
+            "PROMETHEUS_PORT": str(self.prometheus_port),
             **settings,
         }
         self.base_url = f"http://127.0.0.1:{self.gateway_port}"
+        self.prometheus_url = f"http://127.0.0.1:{self.prometheus_port}"
 
     def run(self, *args: str, check: bool = True, input: str | None = None, timeout: float = 300
             ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-        return subprocess.run(
-            [*self.command, "-p", self.project, "-f", "docker-compose.yml", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=check,
-            input=input,
-            timeout=timeout,
-        )
+        command = [*self.command, "-p", self.project, "-f", "docker-compose.yml", *args]
+        done = subprocess.run(command, env=self.env, capture_output=True, text=True,
+                              input=input, timeout=timeout)  # fmt: skip
+        if check and done.returncode != 0:
+            # Compose says why on stderr (an image it cannot pull, a port in use): show it.
+            raise ComposeFailed(
+                f"{' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}"
+            )
+        return done
 
     def up(self, *args: str) -> None:
         self.run("up", "-d", *args)

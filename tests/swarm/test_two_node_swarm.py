@@ -4,8 +4,9 @@ Node 2 is a second engine in its own network namespace; images reach it through 
 throwaway registry on the link between the nodes. The stack is deployed from
 docker-stack.yml with the no-IPVS override (this kernel has no IPVS), so each node
 publishes its gateway's port and the test's client balances between them, retrying a
-refused request on the other node as a load balancer would. One test, in steps, because
-each step starts from the state the previous one left.
+refused request on the other node as a load balancer would. The stack's Prometheus
+(not published) is asked from inside its container. One test, in steps, because each
+step starts from the state the previous one left.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import secrets
 import sqlite3
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -31,6 +34,11 @@ from harness.swarm import HOST_IP, NODE_IP, SwarmUnavailable, TwoNodeSwarm, run
 STACK = "nameko"
 SERVICES = ("calc", "log", "gateway")
 TIMEOUT = 10
+# The base images, as the registry both nodes pull from holds them.
+BASE_IMAGES = {
+    "library/rabbitmq:3.10": os.environ.get("RABBITMQ_IMAGE", "rabbitmq:3.10-management"),
+    "library/prometheus:2.42": os.environ.get("PROMETHEUS_IMAGE", "prom/prometheus:v2.42.0"),
+}
 
 
 class Deployment:
@@ -45,6 +53,7 @@ class Deployment:
             "IMAGE_REGISTRY": registry.address,
             "IMAGE_TAG": "0.1.0",
             "RABBITMQ_IMAGE": f"{registry.address}/library/rabbitmq:3.10",
+            "PROMETHEUS_IMAGE": f"{registry.address}/library/prometheus:2.42",
             "GATEWAY_PORT": str(self.port),
             "LOG_LEVEL": "DEBUG",
             "BROKER_USER": "app",
@@ -101,6 +110,19 @@ class Deployment:
             )
         return served
 
+    def prometheus_query(self, expression: str) -> list[dict[str, Any]] | None:
+        """An instant query, asked of the stack's Prometheus inside its container (it is
+        not published) on node 1, the manager; None while it cannot answer."""
+        containers = run("docker", "ps", "-q", "--filter", f"name={STACK}_prometheus.").stdout
+        if not containers.split():
+            return None
+        query = ["promtool", "query", "instant", "-o", "json", "http://localhost:9090", expression]
+        asked = run("docker", "exec", containers.split()[0], *query, check=False)
+        if asked.returncode != 0:
+            return None
+        answer: list[dict[str, Any]] = json.loads(asked.stdout)
+        return answer
+
     def stored_request_ids(self) -> set[str]:
         volume = json.loads(run("docker", "volume", "inspect", f"{STACK}_log-data").stdout)[0]
         store = Path(volume["Mountpoint"]) / "log-store.sqlite3"
@@ -109,23 +131,26 @@ class Deployment:
 
     def remove(self) -> None:
         run("docker", "stack", "rm", STACK, check=False)
-        wait_for(lambda: not run("docker", "ps", "-q", "--filter", f"name={STACK}_").stdout.strip(),
-                 90, "the stack's containers to go")  # fmt: skip
+
+        # Stopped containers too: one not yet removed still holds its volume.
+        def gone() -> bool:
+            return not run("docker", "ps", "-aq", "--filter", f"name={STACK}_").stdout.strip()
+
+        wait_for(gone, 90, "the stack's containers to go")
         for name in ("amqp_uri", "rabbitmq_definitions"):
             run("docker", "secret", "rm", f"{STACK}_{name}", check=False)
-        for volume in ("rabbitmq-data", "log-data"):
+        for volume in ("rabbitmq-data", "log-data", "prometheus-data"):
             run("docker", "volume", "rm", f"{STACK}_{volume}", check=False)
 
 
 def push_images(registry: LocalRegistry, tags: tuple[str, ...]) -> None:
     """The images Pants built (and RabbitMQ's) into the registry both nodes pull from."""
-    sources = {f"nameko-stack/{s}:latest": f"nameko-stack/{s}" for s in SERVICES}
-    sources[os.environ.get("RABBITMQ_IMAGE", "rabbitmq:3.10-management")] = "library/rabbitmq"
-    for source, repository in sources.items():
-        for tag in ("3.10",) if repository == "library/rabbitmq" else tags:
-            target = f"{registry.address}/{repository}:{tag}"
-            run("docker", "tag", source, target)
-            run("docker", "push", target)
+    targets = {
+        f"nameko-stack/{s}:{tag}": f"nameko-stack/{s}:latest" for s in SERVICES for tag in tags
+    }
+    for target, source in {**targets, **BASE_IMAGES}.items():
+        run("docker", "tag", source, f"{registry.address}/{target}")
+        run("docker", "push", f"{registry.address}/{target}")
 
 
 @pytest.fixture
@@ -160,7 +185,10 @@ def test_the_stack_on_two_nodes_deploys_rolls_scales_and_survives_a_lost_node(
 ) -> None:
     replicas = {"calc": 2, "log": 1, "gateway": 2}
     deployment.deploy("0.1.0")
-    wait_for(lambda: deployment.converged(replicas, "0.1.0"), 240, "the stack on both nodes", 2)
+    try:
+        wait_for(lambda: deployment.converged(replicas, "0.1.0"), 240, "the stack on both nodes", 2)
+    except TimeoutError:
+        raise AssertionError(f"the stack did not converge:\n{deployment.tasks()}")
 
     # The API answers on both nodes' gateways.
     for gateway in deployment.gateways:
@@ -177,6 +205,22 @@ def test_the_stack_on_two_nodes_deploys_rolls_scales_and_survives_a_lost_node(
 
     served = wait_for(all_sums_logged, 30, "calc's logs of the 60 sums")
     assert served["node1"] > 0 and served["node2"] > 0, served
+
+    # Prometheus scrapes every task on either node, as the jobs the alert rules name, and
+    # RabbitMQ's per-queue metrics.
+    expected = {"gateway": 2, "calc": 2, "log": 1, "rabbitmq": 1}
+
+    def every_task_up() -> Counter[str] | None:
+        up = deployment.prometheus_query("up") or []
+        jobs = Counter(series["metric"]["job"] for series in up if series["value"][1] == "1")
+        return jobs if all(jobs[job] == count for job, count in expected.items()) else None
+
+    try:
+        wait_for(every_task_up, 90, "Prometheus to scrape every task", 2)
+    except TimeoutError:
+        raise AssertionError(f"up: {deployment.prometheus_query('up')}\n{deployment.tasks()}")
+    consumers = deployment.prometheus_query('sum(rabbitmq_queue_consumers{queue="rpc-calc"})')
+    assert consumers and float(consumers[0]["value"][1]) >= 1, consumers
 
     # A rolling update to a new tag under steady load: no request fails.
     load = SteadyLoad(deployment.gateways[0], clients=4, max_seconds=180, label="rollout",
