@@ -45,8 +45,9 @@ from bench.http_load import LoadRun, run_load
 from bench.otlp_sink import OtlpSink
 from bench.processes import Measured, beam_pid, image_megabytes, seconds_until_ok
 from bench.report import load_previous, plot, print_table, write_json
+from devstack.probes import has_consumer
 from devstack.processes import SERVICES, PackagedStack, ServiceProcess
-from devstack.rabbit_node import PrivateNode, has_consumer
+from devstack.rabbit_node import PrivateNode
 from devstack.waiting import free_port, wait_for
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from devstack.rabbit_node import has_consumer
+from devstack.probes import has_consumer
 from devstack.waiting import answers_ok, free_port, wait_for
 from harness.cleanup import Cleanup
 

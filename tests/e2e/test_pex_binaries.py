@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import requests
 
+from devstack.probes import amqp_ready
 from devstack.processes import PackagedStack
-from devstack.rabbit_node import amqp_ready
 from devstack.waiting import answers_ok, free_port, wait_for
 from harness.packaged import StackFactory
 from harness.rabbit import TestNode

@@ -17,6 +17,14 @@ class LoadResult:
 
     outcomes: Counter[str] = field(default_factory=Counter)
     request_ids: list[str] = field(default_factory=list)
+    # (time.monotonic() when it was known, outcome), in that order.
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+
+    def last_failure_after(self, started: float, within: float) -> float | None:
+        """Seconds from `started` to the last failure in the `within` seconds after it."""
+        failures = [t for t, outcome in self.timeline
+                    if outcome != "200" and started <= t <= started + within]  # fmt: skip
+        return failures[-1] - started if failures else None
 
     @property
     def ok(self) -> int:
@@ -74,6 +82,7 @@ class SteadyLoad:
                 if outcome not in RETRY_ELSEWHERE:
                     break
             self.result.outcomes[outcome] += 1
+            self.result.timeline.append((time.monotonic(), outcome))
             if outcome == "200":
                 self.result.request_ids.append(request_id)
 

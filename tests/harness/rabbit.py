@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from devstack.rabbit_node import PrivateNode, amqp_ready, connect, definitions, server_installed
+from devstack.probes import amqp_ready, connect
+from devstack.rabbit_node import PrivateNode, definitions, server_installed
 from devstack.waiting import free_port, wait_for
 
 VHOST_POOL = tuple(f"test-{i}" for i in range(64))

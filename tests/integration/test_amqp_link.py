@@ -8,9 +8,10 @@ import amqp
 import eventlet
 
 from amqp_client.link import AmqpLink
+from amqp_client.queues import QueueSpec
 from amqp_client.session import LinkSession
 from amqp_client.subscription import QueueSubscription
-from devstack.rabbit_node import connect
+from devstack.probes import connect
 from devstack.waiting import wait_for
 from harness.cleanup import Cleanup
 
@@ -51,9 +52,8 @@ def test_acks_for_messages_taken_while_the_link_attaches_reach_the_broker(
         subscription.ack(message)
 
     subscription = QueueSubscription(
-        link, name, exchange=name, routing_key="backlog", prefetch=4, on_message=handle,
-        spawn=eventlet.spawn,
-    )  # fmt: skip
+        link, QueueSpec(name, name, "backlog"), prefetch=4, on_message=handle, spawn=eventlet.spawn
+    )
     # Attached after the consumer: the first deliveries are handled during its attach.
     ManyDeclarations(link)
     link.start()

@@ -18,7 +18,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from devstack.waiting import wait_for
 from harness.cleanup import Cleanup
 from harness.inprocess import start_services
-from messaging.events import ConfirmedEvents, EventRoute, event_handler, handler_queue
+from messaging.events import ConfirmedEvents, event_handler
+from messaging.queues import EventRoute, handler_queue
 from messaging.rpc import ServiceProxy, ServiceRpc, rpc
 from runtime.request_id import RequestContext
 

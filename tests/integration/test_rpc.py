@@ -14,7 +14,7 @@ from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from calc.service import CalcService
-from devstack.rabbit_node import connect
+from devstack.probes import connect
 from devstack.waiting import wait_for
 from domain.errors import InvalidArgument, InvalidNumbers
 from harness.cleanup import Cleanup

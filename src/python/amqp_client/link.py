@@ -29,17 +29,18 @@ from eventlet.event import Event
 from eventlet.greenthread import GreenThread
 from eventlet.semaphore import Semaphore
 from greenlet import GreenletExit
-from kombu import Connection
 from kombu.utils.url import maybe_sanitize_url
 from prometheus_client import Counter, Gauge
 
+from amqp_client.connect import CONNECTION_ERRORS, LinkDown, node_uris, open_connection
 from amqp_client.frames import InboundFrames, publish_frames
 from amqp_client.messages import OutgoingMessage
 from amqp_client.transport import BufferedIO
 
 _log = logging.getLogger(__name__)
 
-CONNECTION_ERRORS = (OSError, amqp.exceptions.AMQPError)
+
+RECOVERY_DELAY = 1.5  # seconds before the first reconnection attempt
 
 CONNECTED = Gauge("amqp_connection_up", "1 while the process's broker connection is up.")
 CONNECTIONS = Counter(
@@ -55,11 +56,6 @@ class Attachable(Protocol):
 
     def detach(self) -> None:
         """The connection is gone: fail whatever still waits on it."""
-
-
-class LinkDown(ConnectionError):
-    """There is no connection to the broker now: nothing was sent, or what was owed on the
-    lost connection (a reply, a confirm) will never come."""
 
 
 class Backoff:
@@ -84,6 +80,8 @@ class AmqpLink:
 
     def __init__(self, uri: str, heartbeat: int, connect_timeout: float = 5.0) -> None:
         self.uri = uri
+        self.uris = node_uris(uri)
+        self._first = 0  # the node to try first: the last that answered, or the next after
         self.heartbeat = heartbeat
         self.connect_timeout = connect_timeout
         self._sessions: list[Attachable] = []
@@ -151,7 +149,7 @@ class AmqpLink:
         message: OutgoingMessage,
         exchange: str,
         routing_key: str,
-        on_sent: Callable[[], None] = lambda: None,
+        on_sent: Callable[[], object] = lambda: None,
         mandatory: bool = True,
     ) -> None:
         """Publish `message` on `channel`, or raise `LinkDown`.
@@ -170,7 +168,7 @@ class AmqpLink:
         self.send(channel, frames, on_sent)
 
     def send(
-        self, channel: amqp.Channel, frames: bytes, on_sent: Callable[[], None] = lambda: None
+        self, channel: amqp.Channel, frames: bytes, on_sent: Callable[[], object] = lambda: None
     ) -> None:
         """Write encoded frames of `channel`, or raise `LinkDown`.
 
@@ -185,17 +183,18 @@ class AmqpLink:
             on_sent()
 
     def _run(self) -> None:
-        backoff = Backoff()
+        # From the first delay on, after a lost connection too: a cluster needs a moment
+        # to elect new leaders for the queues of a node that went away, and a channel
+        # opened meanwhile can stay bound to the dead leader (RabbitMQ 3.10: what it
+        # publishes is confirmed, and never delivered). RabbitMQ's own clients wait 5 s.
+        backoff = Backoff(first=RECOVERY_DELAY)
         while not self._stopping:
             try:
                 connection, io = self._connect()
             except CONNECTION_ERRORS as exc:
                 delay = backoff.next_delay()
                 _log.warning(
-                    "broker %s unreachable (%s); retrying in %.1fs",
-                    maybe_sanitize_url(self.uri),
-                    exc or type(exc).__name__,
-                    delay,
+                    "broker unreachable (%s); retrying in %.1fs", exc or type(exc).__name__, delay
                 )
                 eventlet.sleep(delay)
                 continue
@@ -212,10 +211,12 @@ class AmqpLink:
                 backoff.reset()
                 CONNECTED.set(1)
                 CONNECTIONS.inc()
-                _log.info("connected to broker %s", maybe_sanitize_url(self.uri))
+                _log.info("connected to broker %s", maybe_sanitize_url(self.uris[self._first]))
                 self._serve(connection, io)
             except CONNECTION_ERRORS as exc:
                 if not self._stopping:
+                    # Another node first: this one may be the one that went away.
+                    self._first = (self._first + 1) % len(self.uris)
                     _log.warning(
                         "lost broker connection (%s); reconnecting", exc or type(exc).__name__
                     )
@@ -225,13 +226,13 @@ class AmqpLink:
                 for session in self._sessions:
                     session.detach()
                 self._close(connection)
+            if not self._stopping:
+                eventlet.sleep(backoff.next_delay())
 
     def _connect(self) -> tuple[amqp.Connection, BufferedIO]:
-        connection = Connection(
-            self.uri, heartbeat=self.heartbeat, connect_timeout=self.connect_timeout
+        self._first, raw = open_connection(
+            self.uris, self._first, self.heartbeat, self.connect_timeout
         )
-        connection.connect()
-        raw: amqp.Connection = connection.connection
         return raw, BufferedIO(raw, on_error=lambda exc: self._abandon(raw))
 
     def _serve(self, connection: amqp.Connection, io: BufferedIO) -> None:

@@ -22,9 +22,11 @@ from amqp.method_framing import frame_writer
 from amqp.serialization import dumps, loads
 from eventlet.event import Event
 
+from amqp_client.connect import LinkDown
 from amqp_client.frames import METHOD, ack_frame, reject_frame
-from amqp_client.link import AmqpLink, LinkDown
+from amqp_client.link import AmqpLink
 from amqp_client.messages import json_message
+from amqp_client.queues import QueueSpec
 from amqp_client.session import LinkSession
 from amqp_client.subscription import QueueSubscription
 from amqp_client.transport import BufferedIO
@@ -266,9 +268,8 @@ def link(broker: FakeBroker) -> Iterator[AmqpLink]:
 
 
 def subscribe(link: AmqpLink, received: list[amqp.Message]) -> QueueSubscription:
-    return QueueSubscription(
-        link, QUEUE, EXCHANGE, ROUTING_KEY, PREFETCH, received.append, eventlet.spawn_n
-    )
+    spec = QueueSpec(QUEUE, EXCHANGE, ROUTING_KEY)
+    return QueueSubscription(link, spec, PREFETCH, received.append, eventlet.spawn_n)
 
 
 def connect(link: AmqpLink) -> None:

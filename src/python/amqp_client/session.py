@@ -11,13 +11,49 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import amqp
 import eventlet
 from eventlet.event import Event
 
-from amqp_client.link import AmqpLink, LinkDown
+from amqp_client.connect import LinkDown
+from amqp_client.link import AmqpLink
+
+T = TypeVar("T")
+
+
+class Confirms(Generic[T]):
+    """The publishes of a confirm-mode channel that the broker has not acked or nacked yet.
+
+    The broker numbers a channel's publishes from 1 in the order it receives them, so
+    `sent` must run in that order (under the link's write lock, as ``on_sent`` does).
+    """
+
+    def __init__(self) -> None:
+        self._next = 1
+        self.pending: dict[int, T] = {}
+
+    def reset(self) -> None:
+        """A fresh channel: numbering starts again."""
+        self._next = 1
+        self.pending.clear()
+
+    def sent(self, entry: T) -> int:
+        tag = self._next
+        self.pending[tag] = entry
+        self._next += 1
+        return tag
+
+    def settle(self, tag: int, multiple: bool) -> list[T]:
+        """The entries an ack or nack of `tag` settles (all up to it, if `multiple`)."""
+        if not multiple:
+            entry = self.pending.pop(tag, None)
+            return [] if entry is None else [entry]
+        settled = []
+        while self.pending and (first := next(iter(self.pending))) <= tag:
+            settled.append(self.pending.pop(first))
+        return settled
 
 
 @contextmanager

@@ -1,15 +1,15 @@
 """Consuming a queue over the process's `AmqpLink`, with acks after the work is done.
 
-A `QueueSubscription` declares its durable queue, bound to a durable topic exchange, on
-every fresh connection (the same declarations as Nameko's own consumers, so either can
-serve the queue), subscribes with a prefetch equal to the worker pool, and hands each
-message to a callback: right away when the service's worker pool has room, else on a new
-green thread (the link's reader must never wait on a full worker pool). The callback's
-owner acks or rejects the message when its work is done, through the link's buffered
-writes. After a reconnect, messages of the old connection are not acked: the broker has
-already put them back in the queue. Once the subscription is cancelled, a message
-delivered before the cancel reached the broker goes back to the queue for another
-consumer, without reaching the callback.
+A `QueueSubscription` declares its durable queue (a `QueueSpec`: bound to a durable topic
+exchange, as Nameko's own consumers declare theirs, so either can serve a queue declared
+without extra arguments) on every fresh connection, subscribes with a prefetch equal to
+the worker pool, and hands each message to a callback: right away when the service's
+worker pool has room, else on a new green thread (the link's reader must never wait on
+a full worker pool). The callback's owner acks or rejects the message when its work is
+done, through the link's buffered writes. After a reconnect, messages of the old
+connection are not acked: the broker has already put them back in the queue. Once the
+subscription is cancelled, a message delivered before the cancel reached the broker goes
+back to the queue for another consumer, without reaching the callback.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from typing import Callable
 
 import amqp
 
+from amqp_client.connect import LinkDown
 from amqp_client.frames import ack_frame, reject_frame
-from amqp_client.link import AmqpLink, LinkDown
+from amqp_client.link import AmqpLink
+from amqp_client.queues import QueueSpec
 from amqp_client.session import LinkSession
 
 _log = logging.getLogger(__name__)
@@ -33,18 +35,16 @@ class QueueSubscription(LinkSession):
     def __init__(
         self,
         link: AmqpLink,
-        queue: str,
-        exchange: str,
-        routing_key: str,
+        spec: QueueSpec,
         prefetch: int,
         on_message: Callable[[amqp.Message], None],
         spawn: Callable[[Callable[[], None]], object],
         has_room: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__(link)
-        self.queue = queue
-        self.exchange = exchange
-        self.routing_key = routing_key
+        self.spec = spec
+        self.queue = spec.name
+        self.exchange = spec.exchange
         self._prefetch = prefetch
         self._on_message = on_message
         self._spawn = spawn
@@ -54,9 +54,7 @@ class QueueSubscription(LinkSession):
 
     def open(self, connection: amqp.Connection) -> amqp.Channel:
         channel = connection.channel()
-        channel.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
-        channel.queue_declare(self.queue, durable=True, auto_delete=False)
-        channel.queue_bind(self.queue, self.exchange, routing_key=self.routing_key)
+        self.spec.declare(channel)
         if not self.cancelled:
             channel.basic_qos(0, self._prefetch, False)
             self._consumer_tag = channel.basic_consume(self.queue, callback=self._deliver)

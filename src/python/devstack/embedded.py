@@ -15,14 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devstack.probes import amqp_ready
 from devstack.processes import SERVICES, ServiceProcess, pex_path
-from devstack.rabbit_node import (
-    PrivateNode,
-    amqp_ready,
-    group_alive,
-    stop_detached,
-    stop_process_group,
-)
+from devstack.rabbit_node import PrivateNode, group_alive, stop_detached, stop_process_group
 from devstack.waiting import answers_ok, free_port, port_is_free, wait_for
 
 FIRST_BROKER_PORT = 5672

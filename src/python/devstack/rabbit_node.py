@@ -19,12 +19,12 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import amqp
-
+from devstack.probes import amqp_ready
 from devstack.waiting import free_port, wait_for
 
 DEBIAN_SERVER_SCRIPT = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
@@ -35,39 +35,27 @@ class NoRabbitServer(RuntimeError):
     """RabbitMQ is not installed on this machine."""
 
 
-def connect(uri: str, timeout: float = 2) -> amqp.Connection:
-    """A plain py-amqp connection to `uri`, to look at or set up the broker."""
-    parts = urlsplit(uri)
-    connection = amqp.Connection(
-        f"{parts.hostname}:{parts.port or 5672}",
-        userid=parts.username or "guest",
-        password=parts.password or "guest",
-        virtual_host=(parts.path[1:] or "/").replace("%2F", "/"),
-        connect_timeout=timeout,
-    )
-    connection.connect()
-    return connection
+def node_name(name: str, port: int) -> str:
+    return f"{name}{port}@localhost"
 
 
-def amqp_ready(uri: str) -> bool:
-    """True once the broker accepts an AMQP login at `uri`."""
-    try:
-        connect(uri).close()
-        return True
-    except (OSError, amqp.exceptions.AMQPError):
-        return False
+@dataclass(frozen=True)
+class ClusterMembership:
+    """What a node shares with the others of its cluster: one Erlang cookie, one port
+    mapper (epmd), and the node list it joins at boot (RabbitMQ's classic peer discovery)."""
 
+    cookie: str
+    epmd_port: int
+    nodes: tuple[str, ...]
+    # Erlang's distribution notices a silent peer within this (its default is 60 s).
+    net_ticktime: int = 5
 
-def has_consumer(uri: str, queue: str) -> bool:
-    """True once some service consumes from `queue` (i.e. it has started)."""
-    connection = connect(uri)
-    try:
-        _, _, consumers = connection.channel().queue_declare(queue, passive=True)
-        return bool(consumers)
-    except amqp.exceptions.NotFound:
-        return False
-    finally:
-        connection.collect()
+    def config(self) -> str:
+        lines = ["cluster_formation.peer_discovery_backend = classic_config"]
+        lines += [f"cluster_formation.classic_config.nodes.{i} = {node}"
+                  for i, node in enumerate(self.nodes, 1)]  # fmt: skip
+        lines.append(f"net_ticktime = {self.net_ticktime}")
+        return "\n".join(lines) + "\n"
 
 
 def definitions(users: Mapping[str, str], vhosts: Sequence[str]) -> dict[str, Any]:
@@ -105,13 +93,15 @@ class PrivateNode:
         users: Mapping[str, str] | None = None,
         vhosts: Sequence[str] = ("/",),
         name: str = "node",
+        cluster: ClusterMembership | None = None,
     ) -> None:
         if not server_installed():
             raise NoRabbitServer(NO_SERVER)
         self.port = port or free_port()
         self.dist_port = free_port()
-        self.epmd_port = free_port()
-        self.node = f"{name}{self.port}@localhost"
+        self.cluster = cluster
+        self.epmd_port = cluster.epmd_port if cluster else free_port()
+        self.node = node_name(name, self.port)
         self._temporary = directory is None
         self.dir = Path(tempfile.mkdtemp(prefix="rabbit-")) if directory is None else directory
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -132,15 +122,33 @@ class PrivateNode:
         definitions_path = self.dir / "definitions.json"
         definitions_path.write_text(json.dumps(definitions(self.users, self.vhosts)))
         definitions_path.chmod(0o600)
-        (self.dir / "rabbitmq.conf").write_text(
+        config = (
             f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
             f"load_definitions = {definitions_path}\n"
             "loopback_users = none\n"
         )
+        if self.cluster is not None:
+            config += self.cluster.config()
+            cookie = self.dir / ".erlang.cookie"  # in the node's HOME, as Erlang looks for it
+            cookie.write_text(self.cluster.cookie)
+            cookie.chmod(0o400)
+        (self.dir / "rabbitmq.conf").write_text(config)
         user = _broker_user()
         if user is not None:
             for path in (self.dir, *self.dir.iterdir()):
                 shutil.chown(path, user.pw_uid, user.pw_gid)
+
+    def ctl(self, *args: str, timeout: float = 60) -> str:
+        """``rabbitmqctl`` against this node (it must be running); its output."""
+        # The script behind Debian's wrapper, which would switch user and lose this env.
+        script = DEBIAN_SERVER_SCRIPT.with_name("rabbitmqctl")
+        done = subprocess.run(
+            [str(script) if script.exists() else "rabbitmqctl", "-n", self.node, *args],
+            env=self.environment(), capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stderr or done.stdout}")
+        return done.stdout
 
     def environment(self) -> dict[str, str]:
         """The variables that make ``rabbitmq-server`` (and ``rabbitmqctl``) this node."""
@@ -205,9 +213,11 @@ class PrivateNode:
         self.pid, self._process = None, None
 
     def close(self) -> None:
-        """Stop the node and its port mapper; remove its directory if it was temporary."""
+        """Stop the node and its port mapper (a cluster's is the cluster's to stop); remove
+        its directory if it was temporary."""
         self.stop()
-        stop_epmd(self.epmd_port)
+        if self.cluster is None:
+            stop_epmd(self.epmd_port)
         if self._temporary:
             shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -8,17 +8,19 @@ from datetime import datetime, timezone
 from typing import Any
 
 from domain.numbers import Number
-from messaging.events import EventRoute, handler_queue
+from messaging.errors import Unprocessable
+from messaging.queues import EventRoute, handler_queue
 
 
-class InvalidEvent(ValueError):
-    """An event payload does not match its schema."""
+class InvalidEvent(Unprocessable, ValueError):
+    """An event payload does not match its schema: it is dead-lettered, never redelivered."""
 
 
 SUM_COMPUTED = EventRoute(
     source="gateway",
     event_type="sum_computed",
     durable_queues=(handler_queue("gateway", "sum_computed", "log", "record_sum"),),
+    dead_letters=True,
 )
 
 

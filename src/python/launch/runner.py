@@ -7,9 +7,9 @@ import logging
 from typing import Any
 
 from nameko.cli.run import run
-from nameko.utils import sanitize_url
 from prometheus_client import start_http_server
 
+from amqp_client.connect import sanitized
 from launch.health import serves_http
 from runtime import tracing
 from runtime.config import Settings
@@ -30,7 +30,7 @@ def run_service(service_cls: type, config: dict[str, Any]) -> None:
     _log.info(
         "starting %s (broker %s, %d workers)",
         name,
-        sanitize_url(settings.amqp_uri),
+        sanitized(settings.amqp_uri),
         settings.max_workers,
     )
     # What exists now (modules, classes, the service's code) lives as long as the

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 
 from nameko.cli.shell import ShellRunner, make_nameko_helper
-from nameko.utils import sanitize_url
 
+from amqp_client.connect import sanitized
 from runtime.config import Settings
 
 
@@ -18,7 +18,7 @@ def start(settings: Settings) -> None:
     config = {"AMQP_URI": settings.amqp_uri}
     banner = (
         f"Nameko shell, Python {sys.version.split()[0]}\n"
-        f"Broker: {sanitize_url(settings.amqp_uri)}\n"
+        f"Broker: {sanitized(settings.amqp_uri)}\n"
         "Try: n.rpc.calc.sum([1, 2, 3])"
     )
     helper = make_nameko_helper(config)

@@ -12,8 +12,10 @@ from domain.events import SUM_COMPUTED, InvalidEvent, SumComputed
 from domain.limits import MAX_LOG_ENTRIES
 from launch import health
 from log.store import EntryStore, EntryStoreProvider, LogEntry
+from messaging.dead_letters import peek, replay
 from messaging.events import event_handler
 from messaging.rpc import rpc
+from runtime.config import Settings, SettingsProvider
 from runtime.request_id import RequestContext
 from runtime.telemetry import Telemetry
 
@@ -29,21 +31,25 @@ class LogService(health.Pingable):
 
     store: EntryStore = EntryStoreProvider()
     request_id: str | None = RequestContext()
+    settings: Settings = SettingsProvider()
     telemetry = Telemetry()
 
-    @event_handler(SUM_COMPUTED.source, SUM_COMPUTED.event_type, requeue_on_error=True)
+    @event_handler(
+        SUM_COMPUTED.source,
+        SUM_COMPUTED.event_type,
+        requeue_on_error=True,
+        dead_letters=SUM_COMPUTED.dead_letters,
+        expected_exceptions=InvalidEvent,
+    )
     def record_sum(self, payload: Any) -> None:
         """Store the event, then print it; the event is acked only after both.
 
-        A failed write raises, so the event is requeued rather than lost. A payload
-        that is not a valid event can never be stored: it is logged and dropped,
-        instead of being redelivered forever.
+        A failed write raises, so the event is redelivered (after a backoff, and to
+        ``dead-letters`` past ``DELIVERY_LIMIT`` deliveries on quorum queues) rather than
+        lost. A payload that is not a valid event can never be stored: `InvalidEvent`
+        sends it to ``dead-letters`` at once.
         """
-        try:
-            event = SumComputed.from_payload(payload)
-        except InvalidEvent as exc:
-            _log.error("dropping a malformed sum_computed event: %s", exc)
-            return
+        event = SumComputed.from_payload(payload)
         entry = LogEntry.from_sum_computed(event, source=SUM_COMPUTED.source)
         if self.store.append(entry):
             _log.info("sum computed", extra={"entry": entry.as_dict()})
@@ -52,12 +58,24 @@ class LogService(health.Pingable):
             _log.info("duplicate event %s ignored", entry.event_id)
 
     @rpc(expected_exceptions=InvalidArgument)
+    def dead_letters(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The oldest `limit` dead letters (1 to 1000): their queue, reason and count."""
+        check_limit(limit)
+        return [letter.as_dict() for letter in peek(self.settings.amqp_uri, limit)]
+
+    @rpc
+    def replay_dead_letter(self, message_id: str) -> dict[str, Any] | None:
+        """Put a dead letter back in its queue (once what failed is fixed); None if absent."""
+        letter = replay(self.settings.amqp_uri, message_id)
+        return letter.as_dict() if letter is not None else None
+
+    @rpc(expected_exceptions=InvalidArgument)
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest `limit` entries (1 to 1000), newest first."""
-        if (
-            isinstance(limit, bool)
-            or not isinstance(limit, int)
-            or not 1 <= limit <= MAX_LOG_ENTRIES
-        ):
-            raise InvalidArgument(f"limit must be an integer from 1 to {MAX_LOG_ENTRIES}")
+        check_limit(limit)
         return [entry.as_dict() for entry in self.store.recent(limit)]
+
+
+def check_limit(limit: object) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LOG_ENTRIES:
+        raise InvalidArgument(f"limit must be an integer from 1 to {MAX_LOG_ENTRIES}")

@@ -7,6 +7,7 @@ from domain.errors import InvalidArgument
 from domain.events import SumComputed
 from log.service import LogService
 from log.store import EntryStore
+from messaging.errors import Unprocessable
 
 
 def make_log() -> LogService:
@@ -39,10 +40,12 @@ def test_a_redelivered_event_is_recorded_once() -> None:
     assert len(service.recent(limit=10)) == 1
 
 
-def test_a_malformed_event_is_dropped_not_redelivered_forever() -> None:
+@pytest.mark.parametrize("payload", [{"numbers": [1]}, "not an object"])
+def test_a_malformed_event_is_unprocessable_and_stores_nothing(payload: object) -> None:
+    """Unprocessable: its handler sends it to dead-letters, never back to the queue."""
     service = make_log()
-    service.record_sum({"numbers": [1]})
-    service.record_sum("not an object")
+    with pytest.raises(Unprocessable):
+        service.record_sum(payload)
     assert service.recent(limit=10) == []
 
 

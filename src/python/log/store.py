@@ -184,10 +184,11 @@ class EntryStoreProvider(DependencyProvider):
     """Opens the store at ``LOG_STORE_PATH`` for the service's lifetime."""
 
     store: EntryStore
+    store_class = EntryStore  # as Nameko's own providers name their classes (publisher_cls)
     settings = ContainerSettings()
 
     def setup(self) -> None:
-        self.store = EntryStore(self.settings.values.log_store_path)
+        self.store = self.store_class(self.settings.values.log_store_path)
         ENTRIES.set(self.store.count())
 
     def stop(self) -> None:

@@ -36,3 +36,8 @@ class EventNotStored(MessagingError, code="event_not_stored", http_status=503):
     def __init__(self, message: str, outcome: str) -> None:
         super().__init__(message)
         self.outcome = outcome
+
+
+class Unprocessable(Exception):
+    """A message that can never be handled (it does not match its schema, say): an event
+    handler that raises it has its event dead-lettered at once, never redelivered."""

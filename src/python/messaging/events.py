@@ -23,11 +23,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import amqp
+import eventlet
 from eventlet.event import Event
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider, Entrypoint, SharedExtension
@@ -37,41 +37,28 @@ from prometheus_client import Counter
 
 from amqp_client.link import AmqpLink
 from amqp_client.messages import PERSISTENT, json_message
-from amqp_client.session import LinkSession
+from amqp_client.session import Confirms, LinkSession
 from amqp_client.subscription import QueueSubscription
-from messaging.errors import EventNotStored
+from messaging.errors import EventNotStored, Unprocessable
 from messaging.headers import context_data
 from messaging.link import SharedAmqpLink, broker_errors, worker_pool_has_room
 from messaging.observed import CONFIRM_DURATION, EVENTS_PUBLISHED, observed
-from runtime.config import ContainerSettings
+from messaging.queues import EventRoute, event_queue_spec, handler_queue
+from runtime.config import ContainerSettings, Settings
 
 _log = logging.getLogger(__name__)
 
 EVENTS_CONSUMED = Counter("events_consumed", "Events delivered to a handler.", ["handler"])
+EVENTS_DEAD_LETTERED = Counter(
+    "events_dead_lettered",
+    "Events a handler rejected for good (to dead-letters, where its queue has them).",
+    ["handler"],
+)
+RETRY_FIRST, RETRY_CAP = 0.1, 10.0  # seconds before a failed event is redelivered
 EVENTS_REDELIVERED = Counter(
     "events_redelivered", "Events delivered again (after a failure or a lost connection).",
     ["handler"],
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class EventRoute:
-    """Where events of one type go: Nameko's ``<source>.events`` topic exchange, and the
-    durable queues that must hold them. Publishers declare those queues before the first
-    publish, so an event sent before its consumer has ever started is kept, not dropped."""
-
-    source: str
-    event_type: str
-    durable_queues: tuple[str, ...]
-
-    @property
-    def exchange(self) -> str:
-        return f"{self.source}.events"
-
-
-def handler_queue(source: str, event_type: str, service: str, method: str) -> str:
-    """The queue Nameko's ``@event_handler`` (service pool mode) consumes from."""
-    return f"evt-{source}-{event_type}--{service}.{method}"
 
 
 # Publishing.
@@ -84,35 +71,26 @@ class _Unconfirmed(Event):
 
 
 class ConfirmSession(LinkSession):
-    """The process's confirm-mode channel, and the publishes awaiting their confirms.
+    """The process's confirm-mode channel, and the publishes awaiting their confirms
+    (`waiting`, by message id; `confirms`, by the broker's delivery tag)."""
 
-    `waiting` holds them by delivery tag, in the order the broker numbers them.
-    """
-
-    def __init__(self, link: AmqpLink, routes: Iterable[EventRoute]) -> None:
+    def __init__(self, link: AmqpLink, routes: Iterable[EventRoute], settings: Settings) -> None:
         super().__init__(link)
         self.routes = routes
-        self._next_tag = 1
-        self._by_message_id: dict[str, _Unconfirmed] = {}
+        self.settings = settings
+        self.confirms: Confirms[_Unconfirmed] = Confirms()
 
     def open(self, connection: amqp.Connection) -> amqp.Channel:
         channel = connection.channel()
         channel.confirm_select()
         for route in self.routes:
-            # Arguments match Nameko's own declarations of these exchanges and queues.
-            channel.exchange_declare(route.exchange, "topic", durable=True, auto_delete=False)
-            for queue in route.durable_queues:
-                channel.queue_declare(queue, durable=True, auto_delete=False)
-                channel.queue_bind(queue, route.exchange, routing_key=route.event_type)
+            for spec in route.queue_specs(self.settings):
+                spec.declare(channel)
         channel.events["basic_ack"].add(self._on_ack)
         channel.events["basic_nack"].add(self._on_nack)
         channel.events["basic_return"].add(self._on_return)
-        self._next_tag = 1  # delivery tags count publishes on the channel, from 1
+        self.confirms.reset()
         return channel
-
-    def detach(self) -> None:
-        super().detach()
-        self._by_message_id.clear()
 
     def publish(
         self,
@@ -133,54 +111,39 @@ class ConfirmSession(LinkSession):
                 message_id=message_id,
                 application_headers=traced_headers,
             )
-            entry = self._by_message_id[message_id] = _Unconfirmed()
-
-            def sent() -> None:  # under the link's write lock: tags follow the broker's order
-                self.waiting[self._next_tag] = entry
-                self._next_tag += 1
-
+            entry = self.waiting[message_id] = _Unconfirmed()
             not_confirmed = f"the broker did not confirm the event within {timeout:g}s"
             with broker_errors():
                 self.publish_and_wait(
                     entry,
                     lambda: self.link.publish(
-                        self.channel, message, route.exchange, route.event_type, on_sent=sent
+                        self.channel,
+                        message,
+                        route.exchange,
+                        route.event_type,
+                        on_sent=lambda: self.confirms.sent(entry),
                     ),
                     timeout,
                     partial(EventNotStored, not_confirmed, "timeout"),
-                    lambda: self._by_message_id.pop(message_id, None),
+                    lambda: self.waiting.pop(message_id, None),
                 )
 
-    def _settle(
-        self, delivery_tag: int, multiple: bool, settle: Callable[[_Unconfirmed], None]
-    ) -> None:
-        waiting = self.waiting
-        if multiple:
-            while waiting and next(iter(waiting)) <= delivery_tag:
-                settle(waiting.pop(next(iter(waiting))))
-        elif delivery_tag in waiting:
-            settle(waiting.pop(delivery_tag))
-
     def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
-        def settle(entry: _Unconfirmed) -> None:
+        for entry in self.confirms.settle(delivery_tag, multiple):
             if entry.returned:
                 entry.send_exception(EventNotStored("no queue is bound for the event", "returned"))
             else:
                 entry.send(None)
 
-        self._settle(delivery_tag, multiple, settle)
-
     def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
-        def settle(entry: _Unconfirmed) -> None:
+        for entry in self.confirms.settle(delivery_tag, multiple):
             entry.send_exception(EventNotStored("the broker refused to store the event", "nacked"))
-
-        self._settle(delivery_tag, multiple, settle)
 
     def _on_return(
         self, exc: Exception, exchange: str, routing_key: str, message: amqp.Message
     ) -> None:
         # The broker sends basic.return before the ack of an unroutable message.
-        entry = self._by_message_id.get(message.properties.get("message_id"))
+        entry = self.waiting.get(message.properties.get("message_id"))
         if entry is not None:
             entry.returned = True
 
@@ -189,13 +152,14 @@ class EventPublisher(SharedExtension):
     """The service's `ConfirmSession`, shared by all its `ConfirmedEvents` dependencies."""
 
     broker = SharedAmqpLink()
+    settings = ContainerSettings()
 
     def __init__(self) -> None:
         super().__init__()
         self.routes: set[EventRoute] = set()
 
     def setup(self) -> None:
-        self.session = ConfirmSession(self.broker.link, self.routes)
+        self.session = ConfirmSession(self.broker.link, self.routes, self.settings.values)
 
 
 class ConfirmedEvents(DependencyProvider, HeaderEncoder):
@@ -235,22 +199,29 @@ class EventHandler(Entrypoint):
     telemetry_kind = ("event", SpanKind.CONSUMER)
 
     def __init__(
-        self, source_service: str, event_type: str, requeue_on_error: bool = False, **kwargs: Any
+        self,
+        source_service: str,
+        event_type: str,
+        requeue_on_error: bool = False,
+        dead_letters: bool = False,
+        **kwargs: Any,
     ) -> None:
         self.source_service = source_service
         self.event_type = event_type
         self.requeue_on_error = requeue_on_error
+        self.dead_letters = dead_letters
         super().__init__(**kwargs)
 
     def setup(self) -> None:
+        service, settings = self.container.service_name, self.settings.values
+        queue = handler_queue(self.source_service, self.event_type, service, self.method_name)
+        spec = event_queue_spec(
+            queue, self.source_service, self.event_type, settings, self.dead_letters
+        )
         self.subscription = QueueSubscription(
             self.broker.link,
-            queue=handler_queue(
-                self.source_service, self.event_type, self.container.service_name, self.method_name
-            ),
-            exchange=f"{self.source_service}.events",
-            routing_key=self.event_type,
-            prefetch=self.settings.values.max_workers,
+            spec,
+            prefetch=settings.max_workers,
             on_message=self._handle,
             spawn=self.container.spawn_managed_thread,
             has_room=worker_pool_has_room(self.container),
@@ -266,8 +237,7 @@ class EventHandler(Entrypoint):
         try:
             payload = json.loads(message.body)
         except ValueError:
-            _log.error("dropping an event that is not JSON from %s", self.subscription.queue)
-            self.subscription.ack(message)
+            self._dead_letter(message, "it is not JSON")
             return
         try:
             self.container.spawn_worker(
@@ -283,11 +253,35 @@ class EventHandler(Entrypoint):
     def _settle(
         self, message: amqp.Message, worker_ctx: Any, result: Any, exc_info: Any
     ) -> tuple[Any, Any]:
-        if exc_info is not None and self.requeue_on_error:
+        if exc_info is None or not (self.requeue_on_error or self.dead_letters):
+            self.subscription.ack(message)
+        elif isinstance(exc_info[1], Unprocessable):
+            self._dead_letter(message, str(exc_info[1]))
+        elif self.requeue_on_error:
+            # Back off before the broker redelivers it: a failing store must not become a
+            # hot loop. On quorum queues the broker counts deliveries, and past the limit
+            # dead-letters the event itself.
+            eventlet.sleep(retry_delay(message))
             self.subscription.reject(message, requeue=True)
         else:
-            self.subscription.ack(message)
+            self._dead_letter(message, f"{type(exc_info[1]).__name__}: {exc_info[1]}")
         return result, exc_info
+
+    def _dead_letter(self, message: amqp.Message, why: str) -> None:
+        """Reject `message` for good: to ``dead-letters`` if its queue has them."""
+        EVENTS_DEAD_LETTERED.labels(self.method_name).inc()
+        where = "dead-lettering" if self.dead_letters else "dropping"
+        _log.error("%s an event from %s: %s", where, self.subscription.queue, why)
+        self.subscription.reject(message, requeue=False)
+
+
+def retry_delay(message: amqp.Message) -> float:
+    """Seconds to wait before an event that failed goes back to its queue: doubling with
+    each delivery (quorum queues count them in ``x-delivery-count``), up to a cap."""
+    headers = message.properties.get("application_headers") or {}
+    redelivered = 1 if message.delivery_info.get("redelivered") else 0
+    deliveries = int(headers.get("x-delivery-count", redelivered))
+    return float(min(RETRY_CAP, RETRY_FIRST * 2 ** min(deliveries, 16)))
 
 
 event_handler = EventHandler.decorator

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from nameko.containers import ServiceContainer
 from nameko.extensions import SharedExtension
 
-from amqp_client.link import AmqpLink, LinkDown
+from amqp_client.connect import LinkDown
+from amqp_client.link import AmqpLink
 from messaging.errors import BrokerUnavailable
 from runtime.config import ContainerSettings
 

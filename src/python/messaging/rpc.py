@@ -1,8 +1,6 @@
-"""RPC over the process's `AmqpLink`, in Nameko's wire protocol: ``@rpc`` and `ServiceRpc`.
-
-Both sides speak Nameko's protocol (any Nameko client, ``nameko shell`` included, calls
-an ``@rpc`` method here; any ``@rpc`` method answers `ServiceRpc`), over the link the
-service shares with everything else, with less overhead than Nameko's own:
+"""RPC over the process's `AmqpLink` in Nameko's wire protocol (any Nameko client, ``nameko
+shell`` included, calls an ``@rpc`` method here; any ``@rpc`` method answers `ServiceRpc`),
+with less overhead than Nameko's own:
 
 * ``@rpc``: one consumer on ``rpc-<service>`` with a prefetch of ``max_workers``,
   dispatching by routing key to the method. Replies are transient and unconfirmed (a
@@ -10,20 +8,17 @@ service shares with everything else, with less overhead than Nameko's own:
   writes to a reply queue bound to the RPC exchange (as Nameko replies), or through the
   default exchange for RabbitMQ's direct reply-to. The request is acked once its reply
   is written; a worker that cannot start (the service is being killed) puts it back.
-* `ServiceRpc` (Nameko's in-service ``RpcProxy`` waits for a reply forever and sets up
-  a publisher per call): every call has a deadline. The request carries a per-message
-  TTL equal to it, so a request nobody consumed in time expires in the queue instead of
-  running late; it is published ``mandatory``, so a call to a service whose queue does
-  not exist fails at once with `ServiceUnavailable`; past the deadline the caller gets
-  `CallTimeout` and a late reply is dropped; when the connection drops, every call in
-  flight fails with `BrokerUnavailable`. Replies come to one exclusive queue per process,
-  bound to the RPC exchange under a random routing key (where Nameko's responders send
-  them).
+* `ServiceRpc` (Nameko's in-service ``RpcProxy`` waits forever, with a publisher per
+  call): every call has a deadline, which its request carries as its TTL (a request
+  nobody took in time expires, not runs late). Published ``mandatory``, a call to a
+  service with no queue fails at once (`ServiceUnavailable`); past the deadline it is a
+  `CallTimeout`, and a late reply is dropped; a lost connection fails every call in
+  flight (`BrokerUnavailable`). Replies come to one exclusive queue per process, bound
+  to the RPC exchange under a random routing key (where Nameko's responders send them).
 
-JSON only, in both directions. A stock Nameko service accepts the content types of its
-``ACCEPT`` setting (by default only its ``SERIALIZER``, JSON) and replies in the
-request's; a request in any other content type never reaches it (kombu refuses to decode
-it). Here such a request gets a JSON error reply at once, so its caller fails fast.
+JSON only. A stock Nameko service accepts its ``ACCEPT`` content types (by default its
+``SERIALIZER``, JSON) and replies in the request's; another never reaches it (kombu will
+not decode it). Here it gets a JSON error reply at once, so its caller fails fast.
 """
 
 from __future__ import annotations
@@ -55,7 +50,8 @@ from nameko.messaging import HeaderEncoder
 from nameko.rpc import get_rpc_exchange
 from opentelemetry.trace import SpanKind
 
-from amqp_client.link import AmqpLink, LinkDown
+from amqp_client.connect import LinkDown
+from amqp_client.link import AmqpLink
 from amqp_client.messages import TRANSIENT, OutgoingMessage, json_message
 from amqp_client.session import LinkSession
 from amqp_client.subscription import QueueSubscription
@@ -63,6 +59,7 @@ from messaging.errors import CallTimeout, ServiceUnavailable
 from messaging.headers import context_data
 from messaging.link import SharedAmqpLink, broker_errors, worker_pool_has_room
 from messaging.observed import RPC_CALLS, RPC_DURATION, observed
+from messaging.queues import rpc_queue_spec
 from runtime.config import ContainerSettings
 from runtime.signatures import CheckedOncePerShape
 
@@ -83,11 +80,10 @@ class RpcQueue(SharedExtension, ProviderCollector):
 
     def setup(self) -> None:
         service = self.container.service_name
+        exchange = get_rpc_exchange(self.container.config).name
         self.subscription = QueueSubscription(
             self.broker.link,
-            queue=f"rpc-{service}",
-            exchange=get_rpc_exchange(self.container.config).name,
-            routing_key=f"{service}.*",
+            rpc_queue_spec(service, exchange, self.settings.values),
             prefetch=self.settings.values.max_workers,
             on_message=self._handle,
             spawn=self.container.spawn_managed_thread,

@@ -40,6 +40,8 @@ class Settings:
     max_workers: int = 32
     heartbeat: int = 30
     metrics_port: int = 9464
+    queue_type: str = "classic"
+    delivery_limit: int = 5
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -69,6 +71,10 @@ class Settings:
                 raise ConfigError(f"{config_key(name)} must be positive")
         if self.heartbeat < 0:
             raise ConfigError("HEARTBEAT must not be negative")
+        if self.queue_type not in ("classic", "quorum"):
+            raise ConfigError("QUEUE_TYPE must be classic or quorum")
+        if self.delivery_limit < 1:
+            raise ConfigError("DELIVERY_LIMIT must be positive")
         if not 0 <= self.metrics_port <= 65535:
             raise ConfigError("METRICS_PORT must be a port number, or 0 for none")
 
