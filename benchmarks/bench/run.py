@@ -47,6 +47,7 @@ from bench.processes import Measured, beam_pid, image_megabytes, seconds_until_o
 from bench.report import load_previous, plot, print_table, write_json
 from devstack.probes import has_consumer
 from devstack.processes import SERVICES, PackagedStack, ServiceProcess
+from devstack.rabbit_cluster import PrivateCluster
 from devstack.rabbit_node import PrivateNode
 from devstack.waiting import free_port, wait_for
 
@@ -131,18 +132,31 @@ def measure_stacks(
     measured in turns."""
     stacks: list[Stack] = []
     sink = OtlpSink()
+    cluster = PrivateCluster(3)
+    one_node = {"rabbitmq": broker}
     try:
-        project = start_project(args, "project", args.pex_dir, node, broker, workdir)
+        project = start_project(
+            args, "project", args.pex_dir, node.uri(vhost="project"), one_node, workdir
+        )
         stacks.append(project)
         results["ready_seconds"] = project.ready_seconds
         # The same build with tracing on, every span exported over OTLP/HTTP (GET only).
         exporting = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink.endpoint}
+        uri = node.uri(vhost="tracing")
         stacks.append(
-            start_project(args, "tracing", args.pex_dir, node, broker, workdir, exporting)
+            start_project(args, "tracing", args.pex_dir, uri, one_node, workdir, exporting)
+        )
+        # The same build on a three-node cluster with quorum queues (GET only).
+        cluster.start()
+        nodes = {f"rabbitmq{i}": beam_pid(n.process_group) for i, n in enumerate(cluster.nodes, 1)}
+        quorum = {"QUEUE_TYPE": "quorum"}
+        stacks.append(
+            start_project(args, "cluster", args.pex_dir, cluster.uri(), nodes, workdir, quorum)
         )
         if args.baseline_pex_dir is not None:
             baseline = args.baseline_pex_dir.resolve()
-            stacks.append(start_project(args, "baseline", baseline, node, broker, workdir))
+            uri = node.uri(vhost="baseline")
+            stacks.append(start_project(args, "baseline", baseline, uri, one_node, workdir))
         else:
             for spec in REFERENCES:
                 uri = node.uri(vhost=spec.name)
@@ -160,6 +174,7 @@ def measure_stacks(
         for stack in stacks:
             stack.stop()
         sink.close()
+        cluster.close()
 
 
 @dataclass
@@ -252,14 +267,15 @@ def start_project(
     args: argparse.Namespace,
     name: str,
     pex_dir: Path,
-    node: PrivateNode,
-    broker: int,
+    uri: str,
+    brokers: dict[str, int],
     workdir: Path,
     settings: dict[str, str] | None = None,
 ) -> Stack:
     """The service PEXes in `pex_dir` as processes with production settings (and
-    `settings`); a stack with settings of its own is measured on ``GET /sum`` only."""
-    packaged = PackagedStack(pex_dir, node.uri(vhost=name), workdir / name, settings)
+    `settings`) on the broker at `uri`, whose node processes are `brokers`; a stack with
+    settings of its own is measured on ``GET /sum`` only."""
+    packaged = PackagedStack(pex_dir, uri, workdir / name, settings)
     packaged.workdir.mkdir()
     started = packaged.start_all()
     base_url = packaged.base_url
@@ -277,7 +293,7 @@ def start_project(
     except BaseException:
         stack.stop()
         raise
-    measured.pids = {s: p.process.pid for s, p in started.items()} | {"rabbitmq": broker}
+    measured.pids = {s: p.process.pid for s, p in started.items()} | brokers
     return stack
 
 
@@ -397,7 +413,11 @@ def summarize(results: dict[str, Any]) -> None:
     summary: dict[str, Any] = {}
     for endpoint, connections in (("GET /sum", 32), ("POST /sum", 32), ("GET /sum", 1)):
         mine = median_of("project", endpoint, connections, "requests_per_second")
-        for first, second in (("project", "baseline"), ("tracing", "project")):
+        for first, second in (
+            ("project", "baseline"),
+            ("tracing", "project"),
+            ("cluster", "project"),
+        ):
             a = median_of(first, endpoint, connections, "requests_per_second")
             b = median_of(second, endpoint, connections, "requests_per_second")
             if mine and a and b:

@@ -29,23 +29,27 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
         ("project", "GET /sum", 1), ("project", "GET /sum", 32),
         ("project", "POST /sum", 1), ("project", "POST /sum", 32),
         ("tracing", "GET /sum", 1), ("tracing", "GET /sum", 32),
+        ("cluster", "GET /sum", 1), ("cluster", "GET /sum", 32),
         ("naive", "GET /sum", 1), ("naive", "GET /sum", 32),
         ("naive-1proc", "GET /sum", 1), ("naive-1proc", "GET /sum", 32),
         ("bare", "GET /sum", 1), ("bare", "GET /sum", 32),
     }  # fmt: skip
     three_processes = {"calc", "log", "gateway", "rabbitmq"}
+    on_the_cluster = {"calc", "log", "gateway", "rabbitmq1", "rabbitmq2", "rabbitmq3"}
     for configuration in results["configurations"]:
         assert configuration["median"]["requests_per_second"] > 0
         assert configuration["errors"] == 0, configuration
         one_process = configuration["name"] in ("naive-1proc", "bare")
-        assert set(configuration["cpu_per_1000"]) == (
-            {"nameko", "rabbitmq"} if one_process else three_processes
-        )
-    assert set(results["log_checks"]) == {"project", "tracing", "naive", "naive-1proc"}
+        expected = {"nameko", "rabbitmq"} if one_process else three_processes
+        if configuration["name"] == "cluster":
+            expected = on_the_cluster
+        assert set(configuration["cpu_per_1000"]) == expected
+    assert set(results["log_checks"]) == {"project", "tracing", "cluster", "naive", "naive-1proc"}
     for name, check in results["log_checks"].items():
         assert check["ok"], (name, check)
     summary = results["summary"]
     assert summary["tracing / project req/s, GET /sum c=32"] > 0
+    assert summary["cluster / project req/s, GET /sum c=32"] > 0
     for name in ("naive", "naive-1proc", "bare"):
         assert summary[f"{name} req/s here / in the target's table"] > 0
     assert 0 < results["ready_seconds"] < 30

@@ -29,6 +29,7 @@ def test_the_configuration_table_lists_every_setting_with_its_default() -> None:
     for name, default in defaults.items():
         written = table[name]
         expected = str(default).lower() if isinstance(default, bool) else str(default)
+        expected = expected or "(unset)"
         assert written in (expected, expected.removesuffix(".0")), (name, written, default)
 
 

@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from devstack.node_config import definitions
 from devstack.probes import amqp_ready, connect
-from devstack.rabbit_node import PrivateNode, definitions, server_installed
+from devstack.rabbit_node import PrivateNode, server_installed
 from devstack.waiting import free_port, wait_for
 
 VHOST_POOL = tuple(f"test-{i}" for i in range(64))

@@ -32,7 +32,7 @@ from greenlet import GreenletExit
 from kombu.utils.url import maybe_sanitize_url
 from prometheus_client import Counter, Gauge
 
-from amqp_client.connect import CONNECTION_ERRORS, LinkDown, node_uris, open_connection
+from amqp_client.connect import CONNECTION_ERRORS, LinkDown, Tls, node_uris, open_connection
 from amqp_client.frames import InboundFrames, publish_frames
 from amqp_client.messages import OutgoingMessage
 from amqp_client.transport import BufferedIO
@@ -78,8 +78,11 @@ class Backoff:
 class AmqpLink:
     """Keeps one connection to the broker open and shares it between sessions."""
 
-    def __init__(self, uri: str, heartbeat: int, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, uri: str, heartbeat: int, connect_timeout: float = 5.0, tls: Tls = Tls()
+    ) -> None:
         self.uri = uri
+        self.tls = tls
         self.uris = node_uris(uri)
         self._first = 0  # the node to try first: the last that answered, or the next after
         self.heartbeat = heartbeat
@@ -231,7 +234,7 @@ class AmqpLink:
 
     def _connect(self) -> tuple[amqp.Connection, BufferedIO]:
         self._first, raw = open_connection(
-            self.uris, self._first, self.heartbeat, self.connect_timeout
+            self.uris, self._first, self.heartbeat, self.connect_timeout, self.tls
         )
         return raw, BufferedIO(raw, on_error=lambda exc: self._abandon(raw))
 

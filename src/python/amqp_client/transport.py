@@ -18,25 +18,41 @@ system calls per message. `BufferedIO` changes both, without touching the protoc
 
 from __future__ import annotations
 
+import ssl
 from typing import Any, Callable
 
 import amqp
 import eventlet
 from amqp.exceptions import UnexpectedFrame
 from amqp.method_framing import frame_writer
+from eventlet.green.ssl import GreenSSLSocket
 from eventlet.hubs import get_hub
 
 from amqp_client.frames import FRAME_HEADER, Frame
 
 READ_SIZE = 65536
+# What a send that would have to wait raises: a plain socket's, or TLS's own.
+_WOULD_WAIT = (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError)
+
+
+def send_without_waiting(sock: Any) -> Callable[[bytes], int]:
+    """`sock`'s send that never waits for the socket (the event loop itself calls it).
+
+    Under a green socket, that is the operating system's non-blocking socket; under
+    eventlet's green TLS socket, the TLS layer's own send (it raises instead of waiting).
+    """
+    if isinstance(sock, GreenSSLSocket):
+        return lambda data: super(GreenSSLSocket, sock).send(data)
+    send: Callable[[bytes], int] = sock.fd.send
+    return send
 
 
 class BufferedIO:
     """Installed on a connected py-amqp connection; from then on it does its socket I/O."""
 
     def __init__(self, connection: amqp.Connection, on_error: Callable[[Exception], None]) -> None:
-        self._sock = connection.transport.sock  # a green socket
-        self._raw_sock = self._sock.fd  # the non-blocking socket under it
+        self._sock = connection.transport.sock  # a green socket (a green TLS one: amqps)
+        self._send_now = send_without_waiting(self._sock)
         self._on_error = on_error
         self._pending: list[bytes] = []
         self._flushing = False
@@ -57,8 +73,8 @@ class BufferedIO:
         data = b"".join(self._pending)
         self._pending.clear()
         try:
-            sent = self._raw_sock.send(data)
-        except BlockingIOError:
+            sent = self._send_now(data)
+        except _WOULD_WAIT:
             sent = 0
         except OSError as exc:
             self._failed(exc)

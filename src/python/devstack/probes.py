@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
 from urllib.parse import urlsplit
 
 import amqp
 
 
-def connect(uri: str, timeout: float = 2) -> amqp.Connection:
-    """A plain py-amqp connection to `uri`, to look at or set up the broker."""
+def connect(uri: str, timeout: float = 2, ca_file: str | None = None) -> amqp.Connection:
+    """A plain py-amqp connection to `uri`, to look at or set up the broker. Over TLS
+    (``amqps://``) the broker's certificate is verified with `ca_file` if given."""
     parts = urlsplit(uri)
+    tls: dict[str, Any] | bool = False
+    if parts.scheme == "amqps":
+        verified = {"server_hostname": parts.hostname, "ca_certs": ca_file}
+        tls = verified if ca_file else {"cert_reqs": ssl.CERT_NONE}
     connection = amqp.Connection(
-        f"{parts.hostname}:{parts.port or 5672}",
+        f"{parts.hostname}:{parts.port or (5671 if tls else 5672)}",
         userid=parts.username or "guest",
         password=parts.password or "guest",
         virtual_host=(parts.path[1:] or "/").replace("%2F", "/"),
         connect_timeout=timeout,
+        ssl=tls,
+        login_method="AMQPLAIN",
     )
     connection.connect()
     return connection
 
 
-def amqp_ready(uri: str) -> bool:
+def amqp_ready(uri: str, ca_file: str | None = None) -> bool:
     """True once the broker accepts an AMQP login at `uri`."""
     try:
-        connect(uri).close()
+        connect(uri, ca_file=ca_file).close()
         return True
     except (OSError, amqp.exceptions.AMQPError):
         return False

@@ -12,7 +12,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from devstack.rabbit_node import ClusterMembership, PrivateNode, node_name, stop_epmd
+from devstack.node_config import ClusterMembership
+from devstack.rabbit_node import PrivateNode, node_name, stop_epmd
 from devstack.waiting import free_port, wait_for
 
 

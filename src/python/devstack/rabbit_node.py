@@ -19,11 +19,11 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from devstack.node_config import ClusterMembership, ServerTls, definitions
 from devstack.probes import amqp_ready
 from devstack.waiting import free_port, wait_for
 
@@ -37,41 +37,6 @@ class NoRabbitServer(RuntimeError):
 
 def node_name(name: str, port: int) -> str:
     return f"{name}{port}@localhost"
-
-
-@dataclass(frozen=True)
-class ClusterMembership:
-    """What a node shares with the others of its cluster: one Erlang cookie, one port
-    mapper (epmd), and the node list it joins at boot (RabbitMQ's classic peer discovery)."""
-
-    cookie: str
-    epmd_port: int
-    nodes: tuple[str, ...]
-    # Erlang's distribution notices a silent peer within this (its default is 60 s).
-    net_ticktime: int = 5
-
-    def config(self) -> str:
-        lines = ["cluster_formation.peer_discovery_backend = classic_config"]
-        lines += [f"cluster_formation.classic_config.nodes.{i} = {node}"
-                  for i, node in enumerate(self.nodes, 1)]  # fmt: skip
-        lines.append(f"net_ticktime = {self.net_ticktime}")
-        return "\n".join(lines) + "\n"
-
-
-def definitions(users: Mapping[str, str], vhosts: Sequence[str]) -> dict[str, Any]:
-    """A broker definitions file: `users` (name: password), each allowed on every vhost."""
-    return {
-        "users": [
-            {"name": name, "password": password, "tags": "administrator"}
-            for name, password in users.items()
-        ],
-        "vhosts": [{"name": vhost} for vhost in vhosts],
-        "permissions": [
-            {"user": name, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
-            for name in users
-            for vhost in vhosts
-        ],
-    }
 
 
 def server_installed() -> bool:
@@ -94,12 +59,14 @@ class PrivateNode:
         vhosts: Sequence[str] = ("/",),
         name: str = "node",
         cluster: ClusterMembership | None = None,
+        tls: ServerTls | None = None,
     ) -> None:
         if not server_installed():
             raise NoRabbitServer(NO_SERVER)
         self.port = port or free_port()
         self.dist_port = free_port()
         self.cluster = cluster
+        self.tls = tls
         self.epmd_port = cluster.epmd_port if cluster else free_port()
         self.node = node_name(name, self.port)
         self._temporary = directory is None
@@ -116,17 +83,19 @@ class PrivateNode:
         name = user or next(iter(self.users))
         password = quote(self.users[name], safe="")
         path = "" if vhost == "/" else quote(vhost, safe="")
+        if self.tls is not None:  # by the name its certificate gives
+            return f"amqps://{name}:{password}@{self.tls.host}:{self.port}/{path}"
         return f"amqp://{name}:{password}@127.0.0.1:{self.port}/{path}"
 
     def _write_config(self) -> None:
         definitions_path = self.dir / "definitions.json"
         definitions_path.write_text(json.dumps(definitions(self.users, self.vhosts)))
         definitions_path.chmod(0o600)
-        config = (
-            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
-            f"load_definitions = {definitions_path}\n"
-            "loopback_users = none\n"
-        )
+        config = f"load_definitions = {definitions_path}\n" "loopback_users = none\n"
+        if self.tls is None:
+            config += f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+        else:
+            config += self.tls.config(self.dir, self.port)
         if self.cluster is not None:
             config += self.cluster.config()
             cookie = self.dir / ".erlang.cookie"  # in the node's HOME, as Erlang looks for it
@@ -135,7 +104,7 @@ class PrivateNode:
         (self.dir / "rabbitmq.conf").write_text(config)
         user = _broker_user()
         if user is not None:
-            for path in (self.dir, *self.dir.iterdir()):
+            for path in (self.dir, *self.dir.rglob("*")):
                 shutil.chown(path, user.pw_uid, user.pw_gid)
 
     def ctl(self, *args: str, timeout: float = 60) -> str:
@@ -182,7 +151,7 @@ class PrivateNode:
                 group=user.pw_gid if user else None,
             )
         self.pid = self._process.pid
-        probe = self.uri()
+        probe = self.uri()  # over TLS, unverified: the test of a certificate is the test's
         wait_for(lambda: self._exited() or amqp_ready(probe), timeout, "RabbitMQ to accept logins")
         if self._exited():
             log = (self.dir / "server.out").read_text(errors="replace")[-2000:]

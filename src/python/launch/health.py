@@ -17,6 +17,7 @@ from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import parse_address
 
 from amqp_client.link import AmqpLink
+from messaging.link import tls_of
 from messaging.rpc import RpcSession, rpc
 from runtime.config import Settings
 
@@ -55,7 +56,7 @@ def check(service_cls: type, settings: Settings) -> bool:
 
 
 def _ping(service_name: str, settings: Settings) -> bool:
-    link = AmqpLink(settings.amqp_uri, heartbeat=0)
+    link = AmqpLink(settings.amqp_uri, heartbeat=0, tls=tls_of(settings))
     exchange = get_rpc_exchange(settings.to_config()).name
     session = RpcSession(link, exchange, caller=f"{service_name}-healthcheck")
     link.start()

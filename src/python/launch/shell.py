@@ -10,12 +10,17 @@ import sys
 
 from nameko.cli.shell import ShellRunner, make_nameko_helper
 
-from amqp_client.connect import sanitized
+from amqp_client.connect import connection_options, node_uris, sanitized
+from messaging.link import tls_of
 from runtime.config import Settings
 
 
 def start(settings: Settings) -> None:
-    config = {"AMQP_URI": settings.amqp_uri}
+    # Nameko's own client: kombu fails over between the nodes; TLS as the services use it.
+    first = node_uris(settings.amqp_uri)[0]
+    tls = connection_options(first, tls_of(settings))
+    config = {"AMQP_URI": settings.amqp_uri, "AMQP_SSL": tls.get("ssl"),
+              "LOGIN_METHOD": tls.get("login_method")}  # fmt: skip
     banner = (
         f"Nameko shell, Python {sys.version.split()[0]}\n"
         f"Broker: {sanitized(settings.amqp_uri)}\n"

@@ -61,12 +61,12 @@ class LogService(health.Pingable):
     def dead_letters(self, limit: int = 20) -> list[dict[str, Any]]:
         """The oldest `limit` dead letters (1 to 1000): their queue, reason and count."""
         check_limit(limit)
-        return [letter.as_dict() for letter in peek(self.settings.amqp_uri, limit)]
+        return [letter.as_dict() for letter in peek(self.settings, limit)]
 
     @rpc
     def replay_dead_letter(self, message_id: str) -> dict[str, Any] | None:
         """Put a dead letter back in its queue (once what failed is fixed); None if absent."""
-        letter = replay(self.settings.amqp_uri, message_id)
+        letter = replay(self.settings, message_id)
         return letter.as_dict() if letter is not None else None
 
     @rpc(expected_exceptions=InvalidArgument)

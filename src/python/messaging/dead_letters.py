@@ -18,7 +18,9 @@ from typing import Any
 import amqp
 
 from amqp_client.connect import node_uris, open_connection
+from messaging.link import tls_of
 from messaging.queues import DEAD_LETTERS
+from runtime.config import Settings
 
 CONNECT_TIMEOUT = 5.0
 MAX_SCAN = 10_000  # dead letters looked at, at most, to find one to replay
@@ -52,27 +54,28 @@ class DeadLetter:
 
 
 @contextmanager
-def _channel(uri: str) -> Iterator[amqp.Channel]:
-    _, connection = open_connection(node_uris(uri), 0, 0, CONNECT_TIMEOUT)
+def _channel(settings: Settings) -> Iterator[amqp.Channel]:
+    uris = node_uris(settings.amqp_uri)
+    _, connection = open_connection(uris, 0, 0, CONNECT_TIMEOUT, tls_of(settings))
     try:
         yield connection.channel()
     finally:
         connection.collect() if connection.sock is None else connection.close()
 
 
-def peek(uri: str, limit: int) -> list[DeadLetter]:
+def peek(settings: Settings, limit: int) -> list[DeadLetter]:
     """The oldest `limit` dead letters, left where they are."""
-    with _channel(uri) as channel:
+    with _channel(settings) as channel:
         letters: list[DeadLetter] = []
         while len(letters) < limit and (message := channel.basic_get(DEAD_LETTERS)):
             letters.append(DeadLetter.of(message))
         return letters  # unacked: closing the channel puts them back
 
 
-def replay(uri: str, message_id: str) -> DeadLetter | None:
+def replay(settings: Settings, message_id: str) -> DeadLetter | None:
     """Put the dead letter `message_id` back in the queue it came from; None if no dead
     letter has that id. Removed from ``dead-letters`` only once the broker confirms it."""
-    with _channel(uri) as channel:
+    with _channel(settings) as channel:
         channel.confirm_select()
         for _ in range(MAX_SCAN):
             message = channel.basic_get(DEAD_LETTERS)

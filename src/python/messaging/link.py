@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from nameko.containers import ServiceContainer
 from nameko.extensions import SharedExtension
 
-from amqp_client.connect import LinkDown
+from amqp_client.connect import LinkDown, Tls
 from amqp_client.link import AmqpLink
 from messaging.errors import BrokerUnavailable
-from runtime.config import ContainerSettings
+from runtime.config import ContainerSettings, Settings
 
 
 class SharedAmqpLink(SharedExtension):
@@ -29,7 +29,7 @@ class SharedAmqpLink(SharedExtension):
     def link(self) -> AmqpLink:
         if self._link is None:
             settings = self.settings.values
-            self._link = AmqpLink(settings.amqp_uri, settings.heartbeat)
+            self._link = AmqpLink(settings.amqp_uri, settings.heartbeat, tls=tls_of(settings))
         return self._link
 
     def start(self) -> None:
@@ -39,6 +39,11 @@ class SharedAmqpLink(SharedExtension):
         self.link.stop()
 
     kill = stop
+
+
+def tls_of(settings: Settings) -> Tls:
+    """The TLS files of ``amqps://`` nodes, as the settings name them."""
+    return Tls(settings.amqp_ca_file, settings.amqp_cert_file, settings.amqp_key_file)
 
 
 @contextmanager

@@ -27,6 +27,9 @@ class Settings:
     """Typed view of a service's configuration, with the defaults a local run wants."""
 
     amqp_uri: str = "amqp://guest:guest@localhost:5672/"
+    amqp_ca_file: str = ""
+    amqp_cert_file: str = ""
+    amqp_key_file: str = ""
     web_server_address: str = "0.0.0.0:8000"
     rpc_timeout: float = 5.0
     ready_timeout: float = 1.0
@@ -71,6 +74,12 @@ class Settings:
                 raise ConfigError(f"{config_key(name)} must be positive")
         if self.heartbeat < 0:
             raise ConfigError("HEARTBEAT must not be negative")
+        if bool(self.amqp_cert_file) != bool(self.amqp_key_file):
+            raise ConfigError("AMQP_CERT_FILE and AMQP_KEY_FILE go together")
+        for name in ("amqp_ca_file", "amqp_cert_file", "amqp_key_file"):
+            path = getattr(self, name)
+            if path and not os.access(path, os.R_OK):
+                raise ConfigError(f"{config_key(name)}: cannot read {path}")
         if self.queue_type not in ("classic", "quorum"):
             raise ConfigError("QUEUE_TYPE must be classic or quorum")
         if self.delivery_limit < 1:
