@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.images import image_bytes
+from devstack.processes import rss_megabytes
 from devstack.waiting import answers_ok, wait_for
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -19,13 +20,6 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def rss_megabytes(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def beam_pid(process_group: int) -> int:

@@ -29,6 +29,19 @@ def pex_path(pex_dir: Path, service: str) -> Path:
     return pex_dir / f"src.python.{service}" / f"{service}.pex"
 
 
+def rss_megabytes(pid: int) -> float:
+    """A process's resident memory now."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def open_files(pid: int) -> int:
+    """How many file descriptors (sockets among them) a process holds now."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 class ServiceProcess:
     """One process running `command`, its output appended to `output_path`.
 

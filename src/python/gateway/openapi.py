@@ -63,7 +63,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                             "schema": {"type": "string"},
                         }
                     ],
-                    "responses": {"200": sum_result, **_errors(400, 503, 504)},
+                    "responses": {"200": sum_result, **_errors(400, 401, 429, 503, 504)},
                 },
                 "post": {
                     "operationId": "sumFromBody",
@@ -71,7 +71,10 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                         "required": True,
                         "content": {JSON: {"schema": _ref("SumRequest")}},
                     },
-                    "responses": {"200": sum_result, **_errors(400, 408, 413, 415, 503, 504)},
+                    "responses": {
+                        "200": sum_result,
+                        **_errors(400, 401, 408, 413, 415, 429, 503, 504),
+                    },
                 },
             },
             "/logs": {
@@ -87,19 +90,21 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(_ref("LogEntries"), "The newest entries, newest first."),
-                        **_errors(400, 503, 504),
+                        **_errors(400, 401, 429, 503, 504),
                     },
                 }
             },
             "/health": {
                 "get": {
                     "operationId": "health",
+                    "security": [],  # open to orchestrators
                     "responses": {"200": _json(_ref("Health"), "The process serves HTTP.")},
                 }
             },
             "/ready": {
                 "get": {
                     "operationId": "ready",
+                    "security": [],  # open to orchestrators
                     "responses": {
                         "200": _json(_ref("Readiness"), "Broker reachable, calc answering."),
                         "503": _json(_ref("Readiness"), "Not ready, and why."),
@@ -109,11 +114,18 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "/openapi.json": {
                 "get": {
                     "operationId": "openapi",
+                    "security": [],  # open to orchestrators
                     "responses": {"200": _json({"type": "object"}, "This document.")},
                 }
             },
         },
+        # With API_KEYS_FILE, every operation but health, readiness, metrics and this one.
+        "security": [{"bearer": []}, {"apiKey": []}] if settings.api_keys_file else [],
         "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
             "schemas": {
                 "SumRequest": {
                     "type": "object",
@@ -176,6 +188,6 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "required": ["code", "message"],
                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
                 },
-            }
+            },
         },
     }

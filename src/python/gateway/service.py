@@ -59,22 +59,22 @@ class GatewayService:
         limit = logs_limit(request.args, MAX_LOG_ENTRIES)
         return {"entries": self.log.recent(limit=limit)}
 
-    @json_http("GET", "/openapi.json")
+    @json_http("GET", "/openapi.json", public=True)
     def openapi(self, request: Request) -> dict[str, Any]:
         """This API as an OpenAPI 3 document."""
         return openapi_document(self.settings)
 
-    @json_http("GET", "/metrics")
+    @json_http("GET", "/metrics", public=True)
     def metrics(self, request: Request) -> Response:
         """Prometheus' text format: this process's metrics."""
         return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
-    @json_http("GET", "/health")
+    @json_http("GET", "/health", public=True)
     def health(self, request: Request) -> dict[str, Any]:
         """Liveness: the process serves HTTP. Depends on nothing else, by design."""
         return {"status": "ok"}
 
-    @json_http("GET", "/ready")
+    @json_http("GET", "/ready", public=True)
     def ready(self, request: Request) -> tuple[int, dict[str, Any]]:
         """Readiness: the broker is reachable and calc answers a ping in time."""
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import resource
 from typing import Any
 
 from nameko.cli.run import run
@@ -42,6 +43,9 @@ def run_service(service_cls: type, config: dict[str, Any]) -> None:
         # A service with HTTP serves /metrics on its own port (the gateway's route).
         start_http_server(settings.metrics_port)
         _log.info("metrics on port %d (/metrics)", settings.metrics_port)
+    # Each HTTP connection is a file: let the gateway hold MAX_CONNECTIONS of them.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     gc.collect()
     gc.freeze()
     try:

@@ -37,6 +37,11 @@ class Settings:
     max_numbers: int = 10_000
     max_body_bytes: int = 1_048_576
     http_timeout: float = 30.0
+    keepalive_timeout: float = 15.0
+    max_connections: int = 1000
+    api_keys_file: str = ""
+    rate_limit: float = 0.0
+    rate_burst: int = 20
     log_store_path: str = "log-store.sqlite3"
     log_level: str = "INFO"
     access_log: bool = False
@@ -67,6 +72,9 @@ class Settings:
             "max_numbers",
             "max_body_bytes",
             "http_timeout",
+            "keepalive_timeout",
+            "max_connections",
+            "rate_burst",
             "max_workers",
         )
         for name in positive:
@@ -80,6 +88,10 @@ class Settings:
             path = getattr(self, name)
             if path and not os.access(path, os.R_OK):
                 raise ConfigError(f"{config_key(name)}: cannot read {path}")
+        if self.rate_limit < 0:
+            raise ConfigError("RATE_LIMIT must not be negative (0 turns it off)")
+        if self.api_keys_file and not os.access(self.api_keys_file, os.R_OK):
+            raise ConfigError(f"API_KEYS_FILE: cannot read {self.api_keys_file}")
         if self.queue_type not in ("classic", "quorum"):
             raise ConfigError("QUEUE_TYPE must be classic or quorum")
         if self.delivery_limit < 1:

@@ -13,15 +13,17 @@ from typing import TextIO
 from pythonjsonlogger.json import JsonFormatter
 
 from runtime import tracing
-from runtime.request_id import current_request_id
+from runtime.request_id import current_api_key, current_request_id
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds the running worker's request id to every record, and its trace and span ids
-    when it is traced."""
+    """Adds the running worker's request id to every record, the name of the API key its
+    request came with, and its trace and span ids when it is traced."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id()
+        if api_key := current_api_key():
+            record.api_key = api_key
         if tracing.enabled() and (ids := tracing.current_ids()):
             record.trace_id, record.span_id = ids
         return True

@@ -16,12 +16,15 @@ from nameko.extensions import DependencyProvider
 
 REQUEST_ID_KEY = "request_id"
 """Key of the request id in Nameko context data."""
+API_KEY_NAME_KEY = "api_key"
+"""Key of the caller's API key's name (never the key) in Nameko context data."""
 
 # Printable, header- and log-safe, and short enough to index; anything else a
 # client sends is replaced, never echoed (no header or log injection).
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
 
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
+_caller: ContextVar[str | None] = ContextVar("api_key", default=None)
 
 
 def new_request_id() -> str:
@@ -41,9 +44,15 @@ def current_request_id() -> str | None:
     return _current.get()
 
 
-def bind_request_id(request_id: str | None) -> None:
-    """Make `request_id` the current one for this green thread."""
+def bind_request_id(request_id: str | None, api_key: str | None = None) -> None:
+    """Make `request_id` (and the caller's API key's name) current for this green thread."""
     _current.set(request_id)
+    _caller.set(api_key)
+
+
+def current_api_key() -> str | None:
+    """The name of the API key the current request came with, if any."""
+    return _caller.get()
 
 
 class RequestContext(DependencyProvider):
@@ -54,7 +63,7 @@ class RequestContext(DependencyProvider):
     """
 
     def worker_setup(self, worker_ctx: Any) -> None:
-        bind_request_id(worker_ctx.data.get(REQUEST_ID_KEY))
+        bind_request_id(worker_ctx.data.get(REQUEST_ID_KEY), worker_ctx.data.get(API_KEY_NAME_KEY))
 
     def get_dependency(self, worker_ctx: Any) -> str | None:
         request_id: str | None = worker_ctx.data.get(REQUEST_ID_KEY)

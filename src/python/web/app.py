@@ -4,7 +4,9 @@ Nameko's ``@http`` answers routing errors with werkzeug's HTML pages and failure
 with a plain-text 500. Here every response, the ones werkzeug's router makes
 included, is JSON; every response carries ``X-Request-ID``; the id is put in the
 worker's context data so it travels with every call and event the request causes;
-and a body over the limit is refused from its ``Content-Length`` before it is read.
+a body over the limit is refused from its ``Content-Length`` before it is read; the
+API's routes are behind `web.guard` (keys, rate); and a body is read before a worker
+is taken (`web.body.buffer_body`).
 
 Handlers return a JSON-able value, or ``(status, value)``, and raise `HttpError` or a
 `ServiceError` (which names its own HTTP status) for failures.
@@ -12,25 +14,39 @@ Handlers return a JSON-able value, or ``(status, value)``, and raise `HttpError`
 
 from __future__ import annotations
 
-import json
 import logging
+import socket
 from functools import partial
-from typing import Any, Callable, Iterable, Union
+from typing import Any, Callable
 
+import eventlet
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
-from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from runtime import tracing
 from runtime.config import ContainerSettings
 from runtime.errors import ServiceError
-from runtime.request_id import REQUEST_ID_KEY, accept_request_id, bind_request_id
+from runtime.request_id import (
+    API_KEY_NAME_KEY,
+    REQUEST_ID_KEY,
+    accept_request_id,
+    bind_request_id,
+)
 from runtime.signatures import CheckedOncePerShape
+from web.body import buffer_body, has_body
 from web.errors import HttpError
+from web.guard import ApiKeys, Guard, RateLimiter
+from web.responses import (
+    JsonResponse,
+    WsgiResponse,
+    error_response,
+    from_http_error,
+    from_http_exception,
+)
 from web.server import HttpServer
 from web.traced import RequestSpan
 
@@ -46,59 +62,8 @@ _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _ENVIRON_REQUEST_ID = "web.request_id"
+_ENVIRON_API_KEY = "web.api_key"
 MAX_REMEMBERED_ROUTES = 1024
-
-
-class JsonResponse:
-    """A JSON body as a WSGI response.
-
-    It sends what werkzeug's `Response` sends for the same body (status line, headers),
-    without its general machinery (header objects, status parsing, iterator wrappers),
-    which showed in the profile of every request.
-    """
-
-    __slots__ = ("status_code", "body", "headers")
-
-    def __init__(self, status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
-        self.status_code = status
-        self.body = (json.dumps(body, separators=(",", ":")) + "\n").encode()
-        self.headers = [
-            *headers,
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(self.body))),
-        ]
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        start_response(_status_line(self.status_code), list(self.headers))
-        return [self.body]
-
-
-WsgiResponse = Union[Response, JsonResponse]
-
-_STATUS_LINES: dict[int, str] = {}
-
-
-def _status_line(status: int) -> str:
-    """``"404 NOT FOUND"``: the status line werkzeug sends."""
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        reason = HTTP_STATUS_CODES.get(status, "unknown").upper()
-        line = _STATUS_LINES[status] = f"{status} {reason}"
-    return line
-
-
-def error_response(
-    status: int, code: str, message: str, headers: Iterable[tuple[str, str]] = ()
-) -> JsonResponse:
-    return JsonResponse(status, {"error": {"code": code, "message": message}}, headers)
-
-
-def _from_http_exception(exc: HTTPException) -> JsonResponse:
-    code = (exc.name or "error").lower().replace(" ", "_")
-    headers = []
-    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
-        headers.append(("Allow", ", ".join(sorted(exc.valid_methods))))
-    return error_response(exc.code or 500, code, exc.description or exc.name, headers)
 
 
 class JsonWsgiApp(WsgiApp):
@@ -106,7 +71,12 @@ class JsonWsgiApp(WsgiApp):
 
     def __init__(self, server: JsonWebServer) -> None:
         super().__init__(server)
-        self.max_body_bytes = server.settings.values.max_body_bytes
+        settings = server.settings.values
+        self.max_body_bytes = settings.max_body_bytes
+        self.body_timeout = settings.http_timeout
+        self.guard = Guard(
+            ApiKeys(settings.api_keys_file), RateLimiter(settings.rate_limit, settings.rate_burst)
+        )
         # Routes match on path and method alone: one adapter serves every request,
         # instead of one bound to each request's environ (host checks and all).
         self._adapter = self.url_map.bind("")
@@ -115,7 +85,7 @@ class JsonWsgiApp(WsgiApp):
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request_id = accept_request_id(environ.get("HTTP_X_REQUEST_ID"))
         environ[_ENVIRON_REQUEST_ID] = request_id
-        bind_request_id(request_id)
+        bind_request_id(request_id)  # and no API key's name, until the guard finds one
 
         def start_with_request_id(status: str, headers: list[Any], exc_info: Any = None) -> Any:
             headers.append((REQUEST_ID_HEADER, request_id))
@@ -135,7 +105,7 @@ class JsonWsgiApp(WsgiApp):
             raise
         if traced is None:
             return body
-        traced.answered(route, response.status_code)
+        traced.answered(route, response.status_code, environ.get(_ENVIRON_API_KEY))
         return traced.wrap(body)
 
     def _respond(self, environ: dict[str, Any]) -> tuple[str, WsgiResponse]:
@@ -160,7 +130,19 @@ class JsonWsgiApp(WsgiApp):
         try:
             provider, values = self._match(environ)
         except HTTPException as exc:
-            return UNMATCHED, _from_http_exception(exc)
+            return UNMATCHED, from_http_exception(exc)
+        if not provider.public:
+            api_key, refusal = self.guard.refusal(environ)
+            if api_key is not None:
+                environ[_ENVIRON_API_KEY] = api_key
+                bind_request_id(environ[_ENVIRON_REQUEST_ID], api_key)
+            if refusal is not None:
+                return provider.url, refusal
+        if has_body(environ):
+            try:
+                buffer_body(environ, self.max_body_bytes, self.body_timeout)
+            except HttpError as exc:
+                return provider.url, from_http_error(exc)
         request.path_values = values  # type: ignore[attr-defined]  # Nameko's convention
         response: WsgiResponse = provider.handle_request(request)
         return provider.url, response
@@ -192,11 +174,23 @@ class JsonWebServer(WebServer):
     """
 
     _serv: HttpServer | None
+    _starting: bool
     settings = ContainerSettings()
 
     def __init__(self) -> None:
         super().__init__()
         self.draining = False
+
+    def start(self) -> None:
+        # Nameko's start, with a listen backlog that holds a burst of connections:
+        # eventlet's 50 overflows under a flood, and a dropped SYN costs a real client
+        # a one-second retransmit before the cap's admission rules can help it.
+        if not self._starting:
+            self._starting = True
+            self._sock = eventlet.listen(self.bind_addr, backlog=socket.SOMAXCONN)
+            self._sock.settimeout(None)  # https://github.com/celery/kombu/issues/838
+            self._serv = self.get_wsgi_server(self._sock, self.get_wsgi_app())
+            self._gt = self.container.spawn_managed_thread(self.run)
 
     def get_wsgi_app(self) -> JsonWsgiApp:
         return JsonWsgiApp(self)
@@ -205,13 +199,22 @@ class JsonWebServer(WebServer):
         # A client that stalls mid-request holds a green thread only `http_timeout`.
         # One line per request costs more than the rest of a 404: opt in with ACCESS_LOG.
         settings = self.settings.values
-        return HttpServer(wsgi_app, settings.http_timeout, settings.access_log)
+        return HttpServer(
+            wsgi_app,
+            settings.http_timeout,
+            settings.access_log,
+            settings.keepalive_timeout,
+            settings.max_connections,
+        )
 
     def run(self) -> None:
         # Nameko's accept loop, less eventlet.wsgi's socket_timeout: HttpServer sets it.
+        # One that MAX_CONNECTIONS turns away is answered and closed here, with no thread.
         while self._is_accepting:
             sock, address = self._sock.accept()
-            self.container.spawn_managed_thread(partial(self.process_request, sock, address))
+            assert self._serv is not None  # made in start(), before the first accept
+            if self._serv.admit(sock):
+                self.container.spawn_managed_thread(partial(self.process_request, sock, address))
 
     def process_request(self, sock: Any, address: Any) -> None:
         # Each connection runs in a thread Nameko manages, and a managed thread that
@@ -231,8 +234,11 @@ class JsonWebServer(WebServer):
             self._serv.drain()
 
     def context_data_from_headers(self, request: Request) -> dict[str, Any]:
-        """The request id, and (when tracing) the request's span as the worker's parent."""
+        """The request id, its API key's name if any, and (when tracing) the request's
+        span as the worker's parent."""
         data = {REQUEST_ID_KEY: request.environ[_ENVIRON_REQUEST_ID]}
+        if api_key := request.environ.get(_ENVIRON_API_KEY):
+            data[API_KEY_NAME_KEY] = api_key
         if tracing.enabled():
             tracing.inject(data, prefix="")
         return data
@@ -250,9 +256,12 @@ class JsonHttp(CheckedOncePerShape, HttpRequestHandler):
         """Its route template, as metrics and spans name it: ``"GET /sum"``."""
         return f"{self.method} {self.url}"
 
-    def __init__(self, method: str, url: str, **kwargs: Any) -> None:
+    def __init__(self, method: str, url: str, public: bool = False, **kwargs: Any) -> None:
         # Client errors are expected: Nameko logs them briefly, not as crashes.
         kwargs.setdefault("expected_exceptions", (HttpError, ServiceError))
+        # A route is the API's, behind the guard (keys, rate), unless it says it is public
+        # (what orchestrators and scrapers call: health, readiness, metrics).
+        self.public = public
         super().__init__(method, url, **kwargs)
 
     def stop(self) -> None:
@@ -267,11 +276,11 @@ class JsonHttp(CheckedOncePerShape, HttpRequestHandler):
 
     def response_from_exception(self, exc: BaseException) -> WsgiResponse:
         if isinstance(exc, HttpError):
-            return error_response(exc.status, exc.code, exc.message, exc.headers)
+            return from_http_error(exc)
         if isinstance(exc, ServiceError):
             return error_response(exc.http_status, exc.code, exc.message)
         if isinstance(exc, HTTPException):
-            return _from_http_exception(exc)
+            return from_http_exception(exc)
         # The traceback goes to the log only: bodies never show internals.
         _log.error("unhandled error in %s", self.method_name, exc_info=exc)
         return error_response(500, "internal_error", "the request failed unexpectedly")

@@ -6,10 +6,15 @@ gives up. Each of those becomes a 400 here, as do invalid UTF-8 and integers too
 long to convert; a body that grows past the limit while streaming (chunked
 uploads carry no ``Content-Length``) is a 413, and a client too slow to send its
 body is a 408.
+
+The web app reads a body (`buffer_body`) in the connection's thread, before a worker
+is taken: a client that sends its body slowly then holds one of ``MAX_CONNECTIONS``,
+never one of the service's ``MAX_WORKERS``, and the handler parses it from memory.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from typing import Any
@@ -32,7 +37,7 @@ def read_json(request: Request, max_bytes: int, timeout: float) -> Any:
     """
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
         raise HttpError(415, "unsupported_media_type", "send the body as application/json")
-    raw = _read_body(request, max_bytes, timeout)
+    raw = read_body(request.environ, max_bytes, timeout)
     if not raw:
         raise HttpError(400, "invalid_json", "the request body is empty")
     try:
@@ -51,9 +56,24 @@ def read_json(request: Request, max_bytes: int, timeout: float) -> Any:
         raise HttpError(400, "invalid_json", f"the body is not valid JSON: {reason}") from None
 
 
-def _read_body(request: Request, max_bytes: int, timeout: float) -> bytes:
-    stream = request.environ["wsgi.input"]
-    length = request.content_length
+def has_body(environ: dict[str, Any]) -> bool:
+    return environ.get("CONTENT_LENGTH", "0") not in ("", "0") or (
+        environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
+    )
+
+
+def buffer_body(environ: dict[str, Any], max_bytes: int, timeout: float) -> None:
+    """Read the request body into memory, where ``wsgi.input`` then reads it from."""
+    raw = read_body(environ, max_bytes, timeout)
+    environ["wsgi.input"] = io.BytesIO(raw)
+    environ["CONTENT_LENGTH"] = str(len(raw))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+
+
+def read_body(environ: dict[str, Any], max_bytes: int, timeout: float) -> bytes:
+    """The whole body, within `max_bytes` and `timeout`, or the `HttpError` saying why not."""
+    stream = environ["wsgi.input"]
+    length = int(environ["CONTENT_LENGTH"]) if environ.get("CONTENT_LENGTH") else None
     try:
         with eventlet.Timeout(timeout, TimeoutError):
             body = _read_up_to(stream, length if length is not None else max_bytes + 1)

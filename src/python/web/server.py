@@ -19,12 +19,13 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections import OrderedDict
 from typing import Any, Callable, Iterable
 
 import eventlet
 import httptools
 from eventlet import greenio
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from web.parser import Refusal, RequestParser, connection_environ, unsupported_version
 from web.request import Request
@@ -32,6 +33,12 @@ from web.request import Request
 _log = logging.getLogger(__name__)
 
 OPEN_CONNECTIONS = Gauge("http_open_connections", "HTTP connections open now.")
+REFUSED_CONNECTIONS = Counter(
+    "http_refused_connections", "Connections answered 503 at once: MAX_CONNECTIONS were busy."
+)
+RECLAIMED_CONNECTIONS = Counter(
+    "http_reclaimed_connections", "Waiting connections closed at MAX_CONNECTIONS for new ones."
+)
 
 _RECV_SIZE = 65536
 # Response bytes gathered from the app's iterable before they are sent.
@@ -41,16 +48,73 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class HttpServer:
-    """Serves a WSGI app on accepted sockets, one green thread per connection."""
+    """Serves a WSGI app on accepted sockets, one green thread per connection.
 
-    def __init__(self, app: WsgiApp, timeout: float, access_log: bool = False) -> None:
+    At most `max_connections` are open at once, so a flood of connections cannot grow
+    the process. A connection holds its place only while one of its requests is being
+    served: at the cap, the accept loop `admit`s a new one in place of the connection
+    that has waited longest for a request (idle, or its request head still arriving),
+    closing that one, as nginx reuses idle connections. Only when every connection is
+    serving a request is the new one answered 503 and closed at once, before it costs a
+    thread or a buffer. So idle and slow-header floods cannot lock real clients out,
+    and a flood of slow bodies gets refusals, not a queue.
+
+    A connection waiting for its next request is closed after `keepalive_timeout`
+    seconds; one in the middle of a request gets `timeout` seconds for each read.
+    """
+
+    def __init__(
+        self,
+        app: WsgiApp,
+        timeout: float,
+        access_log: bool = False,
+        keepalive_timeout: float | None = None,
+        max_connections: int | None = None,
+    ) -> None:
         self.app = app
         self.timeout = timeout
         self.access_log = access_log
+        self.keepalive_timeout = keepalive_timeout or timeout
+        self.max_connections = max_connections
         self._connections: set[Connection] = set()
+        # Connections waiting for a request, the longest-waiting first.
+        self.waiting: OrderedDict[Connection, None] = OrderedDict()
+        self._starting = 0  # admitted, not yet served
+
+    def admit(self, sock: Any) -> bool:
+        """Whether an accepted connection may be served: if not, it has been answered."""
+        if not self._full():
+            self._starting += 1
+            return True
+        # eventlet's accept returns without yielding while connections are queued, so
+        # at the cap the accept loop yields once per connection: the connections just
+        # admitted start (and wait for a request), the one closed below goes, and the
+        # requests in progress are not starved by a flood.
+        eventlet.sleep(0)
+        if self.waiting:
+            longest, _ = self.waiting.popitem(last=False)
+            self._connections.discard(longest)  # its place is the new one's now
+            longest.close_now()
+            RECLAIMED_CONNECTIONS.inc()
+            self._starting += 1
+            return True
+        REFUSED_CONNECTIONS.inc()
+        refusal = Refusal(503, "too_many_connections", "every connection is busy; retry")
+        try:
+            sock.sendall(refusal.response())  # a fresh socket's send buffer takes it
+        except OSError:
+            pass
+        sock.close()
+        return False
+
+    def _full(self) -> bool:
+        if self.max_connections is None:
+            return False
+        return len(self._connections) + self._starting >= self.max_connections
 
     def serve(self, sock: Any, address: Any) -> None:
         """Serve one connection until it closes. Never raises: a failure is logged."""
+        self._starting = max(0, self._starting - 1)
         connection = Connection(self, sock, address)
         self._connections.add(connection)
         OPEN_CONNECTIONS.inc()
@@ -82,6 +146,7 @@ class Connection:
         self.closing = False
         self._parser = RequestParser(self, connection_environ(sock, address, self.client))
         self._ended = False  # no more requests: end of stream, or a parse error
+        self._read_timeout = server.timeout
         self._refusal: Refusal | None = None  # to send once the requests before it are served
 
     def serve(self) -> None:
@@ -102,7 +167,22 @@ class Connection:
         if self.idle:
             greenio.shutdown_safe(self.sock)  # wakes the read with end of stream
 
+    def close_now(self) -> None:
+        """Close while waiting for a request: the read wakes with end of stream."""
+        self._ended = True
+        greenio.shutdown_safe(self.sock)
+
     def _next_request(self) -> tuple[Request, dict[str, Any]] | None:
+        if self._parser.ready:
+            return self._parser.ready.popleft()  # pipelined: already here
+        waiting = self.server.waiting
+        waiting[self] = None
+        try:
+            return self._wait_for_request()
+        finally:
+            waiting.pop(self, None)
+
+    def _wait_for_request(self) -> tuple[Request, dict[str, Any]] | None:
         parser = self._parser
         deadline = 0.0
         while not parser.ready:
@@ -115,6 +195,10 @@ class Connection:
                 if now > deadline:
                     return None
             self.idle = not parser.in_head
+            waiting = self.server.keepalive_timeout if self.idle else self.server.timeout
+            if waiting != self._read_timeout:
+                self._read_timeout = waiting
+                self.sock.settimeout(waiting)
             try:
                 self._receive()
             except OSError:

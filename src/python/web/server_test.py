@@ -158,11 +158,12 @@ def start() -> Iterator[Callable[..., Running]]:
     threads: list[Any] = []
     listeners: list[Any] = []
 
-    def start_server(timeout: float = TIMEOUT, access_log: bool = False) -> Running:
+    def start_server(timeout: float = TIMEOUT, access_log: bool = False, **limits: Any,
+                     ) -> Running:  # fmt: skip
         listener = eventlet.listen(("127.0.0.1", 0))
         listeners.append(listener)
         app = App()
-        server = HttpServer(app, timeout, access_log)
+        server = HttpServer(app, timeout, access_log, **limits)
         running = Running(server, app, listener.getsockname(), [])
 
         def serve(sock: Any, address: Any) -> None:
@@ -175,7 +176,8 @@ def start() -> Iterator[Callable[..., Running]]:
         def accept() -> None:
             while True:
                 sock, address = listener.accept()
-                threads.append(eventlet.spawn(serve, sock, address))
+                if server.admit(sock):
+                    threads.append(eventlet.spawn(serve, sock, address))
 
         threads.append(eventlet.spawn(accept))
         return running
@@ -538,6 +540,70 @@ def test_a_head_dripped_slower_than_the_timeout_allows_is_closed(start: Any) -> 
         eventlet.sleep(SHORT_TIMEOUT / 5)
     assert client.closed()
     assert time.monotonic() - started < SHORT_TIMEOUT * 3
+
+
+def test_keep_alive_waits_its_own_timeout_and_a_request_in_progress_the_read_timeout(
+    start: Any,
+) -> None:
+    running = start(timeout=SHORT_TIMEOUT * 4, keepalive_timeout=SHORT_TIMEOUT)
+    client = running.client()
+    client.send(get("/"))
+    client.answer()
+    started = time.monotonic()
+    assert client.closed()
+    assert SHORT_TIMEOUT * 0.8 < time.monotonic() - started < SHORT_TIMEOUT * 3
+    slow = running.client()  # half a head: the longer read timeout applies
+    slow.send(get("/")[:10])
+    started = time.monotonic()
+    assert slow.closed()
+    assert time.monotonic() - started > SHORT_TIMEOUT * 3
+
+
+# Connection cap
+
+
+def test_at_the_cap_the_longest_waiting_connection_makes_room(start: Any) -> None:
+    running = start(max_connections=3)
+    idle = running.client()
+    idle.send(get("/"))
+    idle.answer()
+    half_head = running.client()
+    half_head.send(get("/")[:10])
+    newest = running.client()
+    wait_until(lambda: len(running.server.waiting) == 3, "three connections waiting")
+
+    fresh = running.client()
+    fresh.send(get("/"))
+    assert fresh.answer().status == 200
+    assert idle.closed(), "the longest waiting closed for the new one"
+    another = running.client()
+    another.send(get("/"))
+    assert another.answer().status == 200
+    assert half_head.closed(), "a head still arriving holds no place either"
+    newest.send(get("/"))
+    assert newest.answer().status == 200
+
+
+def test_at_the_cap_of_busy_connections_a_new_one_gets_503_at_once(start: Any) -> None:
+    running = start(max_connections=2)
+    busy = [running.client(), running.client()]
+    for client in busy:
+        client.send(get("/wait"))
+    wait_until(lambda: running.app.waiting == 2, "both requests in the app")
+
+    started = time.monotonic()
+    refused = running.client()
+    answer = refused.answer()
+    assert time.monotonic() - started < 1
+    assert (answer.status, answer.json()["error"]["code"]) == (503, "too_many_connections")
+    assert answer.headers["connection"] == "close"
+    assert refused.closed()
+    running.app.release.send()
+    for client in busy:
+        assert client.answer().json() == {"waited": True}
+    fresh = running.client()  # the cap counts open connections, not ever-accepted ones
+    fresh.send(get("/"))
+    assert fresh.answer().status == 200
 
 
 # Draining

@@ -36,11 +36,13 @@ class RequestSpan:
         )
         self._token = tracing.activate(self.span)
 
-    def answered(self, route: str, status: int) -> None:
-        """Name the span by its route template, and note the status."""
+    def answered(self, route: str, status: int, api_key: str | None) -> None:
+        """Name the span by its route template; note the status and the key's name."""
         self.span.update_name(f"{self.span.name} {route}")  # type: ignore[attr-defined]
         self.span.set_attribute("http.route", route)
         self.span.set_attribute("http.response.status_code", status)
+        if api_key:
+            self.span.set_attribute("api_key.name", api_key)
         if status >= 500:
             self.span.set_status(Status(StatusCode.ERROR))
 

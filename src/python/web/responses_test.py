@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Response
 
-from web.app import JsonResponse
+from web.responses import JsonResponse
 
 ENVIRON = {"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1"}
 
