@@ -31,16 +31,23 @@ class LoadRun:
     errors: int
 
 
-def run_load(url: str, method: str, connections: int, seconds: float) -> LoadRun:
+def run_load(
+    url: str, method: str, connections: int, seconds: float, headers: dict[str, str] | None = None
+) -> LoadRun:
+    """`connections` clients sending `method` requests (with `headers`) for `seconds`."""
     if shutil.which("wrk"):
-        return _wrk(url, method, connections, seconds)
-    return _python_load(url, method, connections, seconds)
+        return _wrk(url, method, connections, seconds, headers or {})
+    return _python_load(url, method, connections, seconds, headers or {})
 
 
-def _wrk(url: str, method: str, connections: int, seconds: float) -> LoadRun:
+def _wrk(
+    url: str, method: str, connections: int, seconds: float, headers: dict[str, str]
+) -> LoadRun:
     threads = min(2, connections)
     duration = max(1, round(seconds))  # wrk takes whole seconds
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    for name, value in headers.items():
+        command[1:1] = ["-H", f"{name}: {value}"]
     with tempfile.TemporaryDirectory() as scratch:
         if method == "POST":
             script = Path(scratch) / "post.lua"
@@ -70,12 +77,15 @@ def _latency(output: str, percentile: str) -> float:
     return float(value) * UNITS[unit]
 
 
-def _python_load(url: str, method: str, connections: int, seconds: float) -> LoadRun:
+def _python_load(
+    url: str, method: str, connections: int, seconds: float, headers: dict[str, str]
+) -> LoadRun:
     """A plain-threads client: far slower than wrk, but bounded and honest about errors."""
     deadline = time.monotonic() + seconds
 
     def client() -> tuple[list[float], int]:
         session, latencies, errors = requests.Session(), list[float](), 0
+        session.headers.update(headers)
         while time.monotonic() < deadline and len(latencies) + errors < 100_000:
             started = time.perf_counter()
             try:

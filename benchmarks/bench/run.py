@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -67,6 +67,9 @@ class Reference:
         """Every ``bench.naive`` class it runs, whichever process runs it."""
         return {c for group in self.processes.values() for c in group}
 
+
+# The "guarded" stack's one API key.
+GUARD_KEY = "benchmark-key-0123456789abcdef"
 
 NAIVE = Reference(
     "naive", {"calc": ("NaiveCalc",), "log": ("NaiveLog",), "gateway": ("NaiveGateway",)}, 430
@@ -98,7 +101,15 @@ def main() -> None:
     previous = load_previous(args.out / "results.json")
 
     # A virtual host for each stack and one for the probe: none sees another's queues.
-    vhosts = ("/", "project", "baseline", "tracing", *(s.name for s in REFERENCES), "probe")
+    vhosts = (
+        "/",
+        "project",
+        "baseline",
+        "tracing",
+        "guarded",
+        *(s.name for s in REFERENCES),
+        "probe",
+    )
     node = PrivateNode(vhosts=vhosts, name="bench")
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
@@ -146,6 +157,15 @@ def measure_stacks(
         stacks.append(
             start_project(args, "tracing", args.pex_dir, uri, one_node, workdir, exporting)
         )
+        # The same build with API keys and every limit on (GET only): one key, a rate
+        # limit far above the load, so each request pays for the checks, not a refusal.
+        keys_file = workdir / "api-keys"
+        keys_file.write_text(f"benchmark:{GUARD_KEY}\n")
+        guarded = {"API_KEYS_FILE": str(keys_file), "RATE_LIMIT": "1000000",
+                   "RATE_BURST": "1000000", "MAX_CONNECTIONS": "1000"}  # fmt: skip
+        uri = node.uri(vhost="guarded")
+        stacks.append(start_project(args, "guarded", args.pex_dir, uri, one_node, workdir,
+                                    guarded, {"Authorization": f"Bearer {GUARD_KEY}"}))  # fmt: skip
         # The same build on a three-node cluster with quorum queues (GET only).
         cluster.start()
         nodes = {f"rabbitmq{i}": beam_pid(n.process_group) for i, n in enumerate(cluster.nodes, 1)}
@@ -202,6 +222,7 @@ class Stack:
     answered: Answered
     count_log: Callable[[], int] | None
     ready_seconds: float | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every request
 
     def stop(self) -> None:
         for service in self.services.values():
@@ -224,7 +245,8 @@ def measure(results: dict[str, Any], stacks: list[Stack], args: argparse.Namespa
             for _ in range(args.runs):
                 for stack in taking_part:
                     before = stack.measured.snapshot()
-                    run = run_load(stack.base_url + path + query, method, connections, args.seconds)
+                    url = stack.base_url + path + query
+                    run = run_load(url, method, connections, args.seconds, stack.headers)
                     after = stack.measured.snapshot()
                     cpu[stack.name].update({p: after[p] - before[p] for p in after})
                     stack.answered.add(run, connections)
@@ -259,8 +281,9 @@ def record(
     })  # fmt: skip
 
 
-def warm_up(url: str, seconds: float, answered: Answered) -> None:
-    answered.add(run_load(url, "GET", 32, seconds), 32)
+def warm_up(stack: Stack, seconds: float) -> None:
+    url = stack.base_url + "/sum?numbers=1,2,3"
+    stack.answered.add(run_load(url, "GET", 32, seconds, stack.headers), 32)
 
 
 def start_project(
@@ -271,10 +294,12 @@ def start_project(
     brokers: dict[str, int],
     workdir: Path,
     settings: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Stack:
     """The service PEXes in `pex_dir` as processes with production settings (and
-    `settings`) on the broker at `uri`, whose node processes are `brokers`; a stack with
-    settings of its own is measured on ``GET /sum`` only."""
+    `settings`) on the broker at `uri`, whose node processes are `brokers`, loaded with
+    `headers` on every request; a stack with settings of its own is measured on
+    ``GET /sum`` only."""
     packaged = PackagedStack(pex_dir, uri, workdir / name, settings)
     packaged.workdir.mkdir()
     started = packaged.start_all()
@@ -282,14 +307,14 @@ def start_project(
     measured = Measured()
     endpoints = ("GET /sum",) if settings else ("GET /sum", "POST /sum")
     stack = Stack(name, base_url, endpoints, started, measured, Answered(),
-                  lambda: count_rows(packaged.store_path))  # fmt: skip
+                  lambda: count_rows(packaged.store_path), headers=headers or {})  # fmt: skip
     try:
         # The first start unpacks each PEX into a venv; time a restart, as deployed.
         seconds_until_ok(base_url + "/ready")
         started["gateway"].stop()
         started["gateway"] = packaged.start("gateway")
         stack.ready_seconds = round(seconds_until_ok(base_url + "/ready"), 3)
-        warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), stack.answered)
+        warm_up(stack, min(3.0, args.seconds))
     except BaseException:
         stack.stop()
         raise
@@ -327,7 +352,7 @@ def start_reference(
         if "NaiveCalc" in spec.classes:
             wait_for(lambda: has_consumer(uri, "rpc-calc"), 60, "calc")
         seconds_until_ok(base_url + "/sum?numbers=1")  # counted: Nameko's gateway has no /ready
-        warm_up(base_url + "/sum?numbers=1,2,3", min(3.0, args.seconds), stack.answered)
+        warm_up(stack, min(3.0, args.seconds))
     except BaseException:
         stack.stop()
         raise
@@ -416,6 +441,7 @@ def summarize(results: dict[str, Any]) -> None:
         for first, second in (
             ("project", "baseline"),
             ("tracing", "project"),
+            ("guarded", "project"),
             ("cluster", "project"),
         ):
             a = median_of(first, endpoint, connections, "requests_per_second")

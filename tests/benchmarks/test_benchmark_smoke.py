@@ -29,6 +29,7 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
         ("project", "GET /sum", 1), ("project", "GET /sum", 32),
         ("project", "POST /sum", 1), ("project", "POST /sum", 32),
         ("tracing", "GET /sum", 1), ("tracing", "GET /sum", 32),
+        ("guarded", "GET /sum", 1), ("guarded", "GET /sum", 32),
         ("cluster", "GET /sum", 1), ("cluster", "GET /sum", 32),
         ("naive", "GET /sum", 1), ("naive", "GET /sum", 32),
         ("naive-1proc", "GET /sum", 1), ("naive-1proc", "GET /sum", 32),
@@ -44,11 +45,14 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
         if configuration["name"] == "cluster":
             expected = on_the_cluster
         assert set(configuration["cpu_per_1000"]) == expected
-    assert set(results["log_checks"]) == {"project", "tracing", "cluster", "naive", "naive-1proc"}
+    assert set(results["log_checks"]) == {
+        "project", "tracing", "guarded", "cluster", "naive", "naive-1proc"
+    }  # fmt: skip
     for name, check in results["log_checks"].items():
         assert check["ok"], (name, check)
     summary = results["summary"]
     assert summary["tracing / project req/s, GET /sum c=32"] > 0
+    assert summary["guarded / project req/s, GET /sum c=32"] > 0
     assert summary["cluster / project req/s, GET /sum c=32"] > 0
     for name in ("naive", "naive-1proc", "bare"):
         assert summary[f"{name} req/s here / in the target's table"] > 0
