@@ -26,6 +26,7 @@ from devstack.waiting import wait_for
 NAMESPACE = "nameko-swarm-node2"
 HOST_VETH, NODE_VETH = "nmk-host0", "nmk-node0"
 HOST_IP, NODE_IP = "10.77.0.1", "10.77.0.2"
+DIR_PREFIX = "swarm-node2-"
 
 
 class SwarmUnavailable(RuntimeError):
@@ -40,6 +41,31 @@ def in_namespace(*command: str, check: bool = True) -> subprocess.CompletedProce
     return run("nsenter", f"--net=/run/netns/{NAMESPACE}", *command, check=check)
 
 
+def remove_engine_dir(directory: Path) -> None:
+    """Stops whatever runs from node 2's directory (a killed engine's containers can
+    outlive it), unmounts what it left mounted there and deletes it."""
+    run("pkill", "-KILL", "-f", str(directory), check=False)
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts]
+    inside = [p for p in points if p == str(directory) or p.startswith(f"{directory}/")]
+    for mountpoint in sorted(inside, reverse=True):
+        run("umount", "--lazy", mountpoint, check=False)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def clear_leftovers() -> None:
+    """Undoes what an interrupted run left (a killed test never reaches `close`): node 2's
+    engines, the namespace, the veth pair and a swarm advertised on HOST_IP, an address
+    only this harness uses. Any other swarm is someone else's and stays."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*"):
+        remove_engine_dir(directory)
+    run("ip", "netns", "delete", NAMESPACE, check=False)
+    run("ip", "link", "delete", HOST_VETH, check=False)
+    address = run("docker", "info", "--format", "{{.Swarm.NodeAddr}}").stdout.strip()
+    if address == HOST_IP:
+        run("docker", "swarm", "leave", "--force", check=False)
+
+
 class TwoNodeSwarm:
     """Builds the swarm step by step; `close` tears down whatever was built."""
 
@@ -48,6 +74,7 @@ class TwoNodeSwarm:
             raise SwarmUnavailable("the swarm test needs root, ip and nsenter")
         if run("docker", "info", check=False).returncode != 0:
             raise SwarmUnavailable("no Docker engine answers")
+        clear_leftovers()
         state = run("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
         if state != "inactive":
             raise SwarmUnavailable(f"this engine is already in a swarm ({state}); not touching it")
@@ -59,7 +86,7 @@ class TwoNodeSwarm:
                 "this engine must trust the test registry: start dockerd with "
                 "--insecure-registry 10.77.0.0/24 (.ci/run does)"
             )
-        self.dir = Path(tempfile.mkdtemp(prefix="swarm-node2-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
         self.node2_socket = f"unix://{self.dir / 'docker.sock'}"
         self._undo: list[Callable[[], object]] = []
         self._engine: subprocess.Popen[bytes] | None = None
@@ -115,17 +142,7 @@ class TwoNodeSwarm:
         except subprocess.TimeoutExpired:
             os.killpg(self._engine.pid, signal.SIGKILL)
             self._engine.wait()
-        # Containers of a killed engine can outlive it: stop their shims too.
-        run("pkill", "-f", str(self.dir / "exec"), check=False)
-        # A killed engine leaves its mounts (network namespaces, the data root) behind.
-        for mountpoint in sorted(self._mounts_under_dir(), reverse=True):
-            run("umount", "--lazy", mountpoint, check=False)
-        shutil.rmtree(self.dir)
-
-    def _mounts_under_dir(self) -> list[str]:
-        with open("/proc/self/mounts") as mounts:
-            points = [line.split()[1] for line in mounts]
-        return [p for p in points if p == str(self.dir) or p.startswith(f"{self.dir}/")]
+        remove_engine_dir(self.dir)
 
     def _form_swarm(self) -> None:
         run("docker", "swarm", "init", "--advertise-addr", HOST_IP)
