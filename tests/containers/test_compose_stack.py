@@ -13,8 +13,7 @@ import yaml
 
 from devstack.images import image_bytes
 from devstack.waiting import answers_ok, wait_for
-from harness.compose import ComposeStack, EngineUnavailable
-from harness.prerequisites import missing
+from harness.compose import ComposeStack, brought_up, compose_stack
 
 TIMEOUT = 10
 ALERTS = Path("deploy/prometheus/alerts.yml")
@@ -26,19 +25,10 @@ MAX_IMAGE_BYTES = 200_000_000
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[ComposeStack]:
-    try:
-        # With Prometheus (PROMETHEUS_IMAGE, like RABBITMQ_IMAGE, names a local image where
-        # no registry is reachable): it starts beside the broker, so its test hardly waits.
-        compose = ComposeStack(LOG_LEVEL="DEBUG", COMPOSE_PROFILES="monitoring")
-    except EngineUnavailable as exc:
-        missing(str(exc))
-    try:
-        compose.up()
-        compose.wait_healthy("gateway")
-        wait_for(lambda: ready(compose.base_url), 60, "the gateway to be ready", interval=0.5)
-        yield compose
-    finally:
-        compose.down()
+    # With Prometheus (PROMETHEUS_IMAGE, like RABBITMQ_IMAGE, names a local image where
+    # no registry is reachable): it starts beside the broker, so its test hardly waits.
+    with brought_up(compose_stack(LOG_LEVEL="DEBUG", COMPOSE_PROFILES="monitoring")) as up:
+        yield up
 
 
 def ready(base_url: str) -> bool:

@@ -25,6 +25,9 @@ KUBERNETES = Path("deploy/kubernetes")
 ALERTS = PROMETHEUS / "alerts.yml"
 COMPOSE_CONFIG = PROMETHEUS / "prometheus.yml"
 SWARM_CONFIG = PROMETHEUS / "prometheus.swarm.yml"
+# The same for the three-broker cluster (docker-compose.cluster.yml, docker-stack.cluster.yml).
+COMPOSE_CLUSTER_CONFIG = PROMETHEUS / "prometheus.cluster.yml"
+SWARM_CLUSTER_CONFIG = PROMETHEUS / "prometheus.swarm.cluster.yml"
 KUBERNETES_CONFIG = PROMETHEUS / "prometheus.kubernetes.yml"
 # The jobs alerts.yml relies on, and the port each serves /metrics on.
 METRICS_PORTS = {"gateway": 8000, "calc": 9464, "log": 9464, "rabbitmq": 15692}
@@ -55,7 +58,11 @@ def test_the_alert_rules_pass_promtool_and_their_unit_tests() -> None:
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
-@pytest.mark.parametrize("config", [COMPOSE_CONFIG, SWARM_CONFIG], ids=["compose", "swarm"])
+@pytest.mark.parametrize(
+    "config",
+    [COMPOSE_CONFIG, SWARM_CONFIG, COMPOSE_CLUSTER_CONFIG, SWARM_CLUSTER_CONFIG],
+    ids=["compose", "swarm", "compose-cluster", "swarm-cluster"],
+)
 def test_the_compose_and_swarm_configs_pass_promtool_with_the_alert_rules(config: Path) -> None:
     # rule_files: [alerts.yml] resolves beside the config, here and where it is mounted
     # (/etc/prometheus/ in compose and Swarm alike).
@@ -83,6 +90,32 @@ def test_every_replica_of_each_service_is_found_by_dns(config: Path, name_of: An
     ]
     assert targets == [f"{name_of('rabbitmq')}:15692"]
     assert load(config)["global"]["scrape_interval"] == "5s"
+
+
+@pytest.mark.parametrize(
+    ("cluster", "single", "targets"),
+    [
+        (COMPOSE_CLUSTER_CONFIG, COMPOSE_CONFIG, ["rabbitmq1:15692", "rabbitmq2:15692",
+                                                  "rabbitmq3:15692"]),
+        (SWARM_CLUSTER_CONFIG, SWARM_CONFIG, ["tasks.rabbitmq1:15692", "tasks.rabbitmq2:15692",
+                                              "tasks.rabbitmq3:15692"]),
+    ],
+    ids=["compose", "swarm"],
+)  # fmt: skip
+def test_the_cluster_configs_scrape_every_broker_and_the_rest_as_with_one(
+    cluster: Path, single: Path, targets: list[str]
+) -> None:
+    clustered, alone = load(cluster), load(single)
+    rabbitmq = jobs(clustered).pop("rabbitmq")
+    scraped = [t for group in rabbitmq.get("static_configs", []) for t in group["targets"]] + [
+        f"{name}:{sd['port']}" for sd in rabbitmq.get("dns_sd_configs", []) for name in sd["names"]
+    ]
+    assert scraped == targets
+    # Everything else as the single broker's config has it.
+    rest = {k: v for k, v in clustered.items() if k != "scrape_configs"}
+    assert rest == {k: v for k, v in alone.items() if k != "scrape_configs"}
+    others = [job for job in clustered["scrape_configs"] if job["job_name"] != "rabbitmq"]
+    assert others == [job for job in alone["scrape_configs"] if job["job_name"] != "rabbitmq"]
 
 
 def test_compose_runs_prometheus_with_this_config_on_loopback_only() -> None:

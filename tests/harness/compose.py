@@ -7,9 +7,12 @@ import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from devstack.waiting import free_port, wait_for
+from devstack.waiting import answers_ok, free_port, wait_for
+from harness.prerequisites import missing
 
 NO_ENGINE = (
     "no Docker engine: install one (apt-get install docker.io docker-compose) and start "
@@ -27,7 +30,15 @@ def compose_command() -> list[str]:
         raise EngineUnavailable(NO_ENGINE)
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         raise EngineUnavailable(NO_ENGINE)
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+    return compose_tool()
+
+
+def compose_tool() -> list[str]:
+    """The Compose command alone, engine or not (`config` needs none)."""
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
@@ -42,11 +53,13 @@ class ComposeStack:
     """`docker compose -p <unique>` with the settings a test chooses.
 
     ``COMPOSE_PROFILES="monitoring"`` in the settings adds Prometheus (Compose 1.29 and v2
-    alike), its API at `prometheus_url`.
+    alike), its API at `prometheus_url`. `files` are the compose files, in order: later
+    ones override earlier ones (e.g. docker-compose.cluster.yml after docker-compose.yml).
     """
 
-    def __init__(self, **settings: str) -> None:
+    def __init__(self, *, files: Sequence[str] = ("docker-compose.yml",), **settings: str) -> None:
         self.command = compose_command()
+        self.files = tuple(files)
         self.project = f"stacktest{secrets.token_hex(4)}"
         self.gateway_port = free_port()
         self.prometheus_port = free_port()
@@ -64,7 +77,8 @@ class ComposeStack:
 
     def run(self, *args: str, check: bool = True, input: str | None = None, timeout: float = 300
             ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-        command = [*self.command, "-p", self.project, "-f", "docker-compose.yml", *args]
+        file_args = [arg for path in self.files for arg in ("-f", path)]
+        command = [*self.command, "-p", self.project, *file_args, *args]
         done = subprocess.run(command, env=self.env, capture_output=True, text=True,
                               input=input, timeout=timeout)  # fmt: skip
         if check and done.returncode != 0:
@@ -103,3 +117,25 @@ class ComposeStack:
         return subprocess.run(
             ["docker", "logs", container_id], capture_output=True, text=True, check=True
         ).stdout
+
+
+def compose_stack(*, files: Sequence[str] = ("docker-compose.yml",), **settings: str
+                  ) -> ComposeStack:  # fmt: skip
+    """A ComposeStack, or the test reported as missing its engine."""
+    try:
+        return ComposeStack(files=files, **settings)
+    except EngineUnavailable as exc:
+        missing(str(exc))
+
+
+@contextmanager
+def brought_up(compose: ComposeStack) -> Iterator[ComposeStack]:
+    """`compose` up with its gateway ready; torn down with `down -v` whatever happens."""
+    try:
+        compose.up()
+        compose.wait_healthy("gateway")
+        wait_for(lambda: answers_ok(compose.base_url + "/ready", timeout=5), 60,
+                 "the gateway to be ready", interval=0.5)  # fmt: skip
+        yield compose
+    finally:
+        compose.down()

@@ -6,7 +6,10 @@ docker-stack.yml with the no-IPVS override (this kernel has no IPVS), so each no
 publishes its gateway's port and the test's client balances between them, retrying a
 refused request on the other node as a load balancer would. The stack's Prometheus
 (not published) is asked from inside its container. One test, in steps, because each
-step starts from the state the previous one left.
+step starts from the state the previous one left. Last, the stack is deployed again on a
+three-node RabbitMQ cluster (docker-stack.cluster.yml, brokers pinned by node labels:
+two on node 1, one on node 2), which must form one cluster and serve sums on quorum
+queues.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from harness.swarm import HOST_IP, NODE_IP, SwarmUnavailable, TwoNodeSwarm, run
 
 STACK = "nameko"
 SERVICES = ("calc", "log", "gateway")
+BROKERS = ("rabbitmq1", "rabbitmq2", "rabbitmq3")
 TIMEOUT = 10
 # The base images, as the registry both nodes pull from holds them.
 BASE_IMAGES = {
@@ -61,13 +65,34 @@ class Deployment:
             "SECRET_PREFIX": STACK,
         }
 
-    def deploy(self, tag: str) -> None:
+    def deploy(self, tag: str, *overrides: str) -> None:
         self.env["IMAGE_TAG"] = tag
+        files = ["docker-stack.yml", *overrides, "docker-stack.no-ipvs.yml"]
         subprocess.run(
             ["docker", "stack", "deploy", "--resolve-image", "never",
-             "-c", "docker-stack.yml", "-c", "docker-stack.no-ipvs.yml", STACK],
+             *[arg for f in files for arg in ("-c", f)], STACK],
             env=self.env, check=True, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
+
+    def deploy_cluster(self, tag: str) -> None:
+        """The stack with docker-stack.cluster.yml: its secrets, and node labels that put
+        rabbitmq1 and rabbitmq3 on node 1 and rabbitmq2 on node 2."""
+        self.env["RABBITMQ_ERLANG_COOKIE"] = secrets.token_hex(20)
+        subprocess.run(["deploy/swarm/create-secrets", "--cluster"], env=self.env, check=True,
+                       capture_output=True, text=True)  # fmt: skip
+        nodes = run("docker", "node", "ls", "--format", "{{.ID}} {{.Self}}").stdout.split("\n")
+        ids = {self_ == "true": node for node, self_ in (line.split() for line in nodes if line)}
+        run("docker", "node", "update", "--label-add", "nameko.rabbitmq1=true",
+            "--label-add", "nameko.rabbitmq3=true", ids[True])  # fmt: skip
+        run("docker", "node", "update", "--label-add", "nameko.rabbitmq2=true", ids[False])
+        self.deploy(tag, "docker-stack.cluster.yml")
+
+    def in_broker(self, broker: str, *command: str) -> str:
+        """A command's output in a broker's container on node 1 (rabbitmq1 is there)."""
+        (container,) = run(
+            "docker", "ps", "-q", "--filter", f"name={STACK}_{broker}."
+        ).stdout.split()
+        return run("docker", "exec", container, *command).stdout
 
     def running(self, service: str) -> list[dict[str, str]]:
         tasks = run("docker", "service", "ps", f"{STACK}_{service}", "--filter",
@@ -137,9 +162,11 @@ class Deployment:
             return not run("docker", "ps", "-aq", "--filter", f"name={STACK}_").stdout.strip()
 
         wait_for(gone, 90, "the stack's containers to go")
-        for name in ("amqp_uri", "rabbitmq_definitions"):
+        for name in ("amqp_uri", "rabbitmq_definitions", "amqp_uri_cluster", "erlang_cookie"):
             run("docker", "secret", "rm", f"{STACK}_{name}", check=False)
-        for volume in ("rabbitmq-data", "log-data", "prometheus-data"):
+        run("docker", "config", "rm", f"{STACK}_prometheus_cluster_yml", check=False)
+        volumes = ("rabbitmq-data", "log-data", "prometheus-data", *(f"{b}-data" for b in BROKERS))
+        for volume in volumes:
             run("docker", "volume", "rm", f"{STACK}_{volume}", check=False)
 
 
@@ -167,6 +194,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         push_images(registry, ("0.1.0", "0.1.1"))
         swarm.start(registry.address)
         deployed = Deployment(swarm, registry)
+        deployed.remove()  # a clean slate: the volumes an interrupted run left
         subprocess.run(["deploy/swarm/create-secrets"], env=deployed.env, check=True,
                        capture_output=True, text=True)  # fmt: skip
         yield deployed
@@ -262,3 +290,57 @@ def test_the_stack_on_two_nodes_deploys_rolls_scales_and_survives_a_lost_node(
     assert back_after < 60 + 5, back_after
     wait_for(lambda: set(rolled.request_ids + survived.request_ids)
              <= deployment.stored_request_ids(), 60, "every answered sum in the log")  # fmt: skip
+
+    # The stack again, on three RabbitMQ nodes: one cluster, quorum queues on all three.
+    deployment.remove()
+    wait_for(lambda: deployment.swarm.ready_nodes() == 2, 90, "both nodes Ready again", 1)
+    deployment.deploy_cluster("0.1.1")
+
+    def cluster_converged() -> bool:
+        brokers = all(len(deployment.running(broker)) == 1 for broker in BROKERS)
+        return brokers and deployment.converged(replicas, "0.1.1")
+
+    try:
+        wait_for(cluster_converged, 300, "the stack on a three-node cluster", 2)
+    except TimeoutError:
+        raise AssertionError(f"the cluster stack did not converge:\n{deployment.tasks()}")
+    assert deployment.running("rabbitmq") == []
+
+    def cluster_nodes() -> set[str]:
+        status = deployment.in_broker(
+            "rabbitmq1", "rabbitmq-diagnostics", "-q", "cluster_status", "--formatter", "json"
+        )
+        return set(json.loads(status)["running_nodes"])
+
+    # The services need rabbitmq1 alone to be ready; the other two join it meanwhile.
+    try:
+        wait_for(lambda: cluster_nodes() == {f"rabbit@{b}" for b in BROKERS}, 180,
+                 "one cluster of the three brokers", 2)  # fmt: skip
+    except TimeoutError:
+        raise AssertionError(f"running nodes: {cluster_nodes()}\n{deployment.tasks()}")
+    for gateway in deployment.gateways:
+        response = requests.get(gateway + "/sum?numbers=40,2", timeout=TIMEOUT)
+        assert response.json()["result"] == 42
+    # Queues declared while rabbitmq1 ran alone have it as their only member (Swarm starts
+    # the services with the brokers, in no order): grown onto the others, as an operator
+    # does after a stack's first deployment (docker-stack.cluster.yml says so).
+    for broker in BROKERS[1:]:
+        deployment.in_broker(
+            "rabbitmq1", "rabbitmq-queues", "-q", "grow", f"rabbit@{broker}", "all"
+        )
+    queues = json.loads(deployment.in_broker(
+        "rabbitmq1", "rabbitmqctl", "-q", "list_queues", "name", "type", "members",
+        "--formatter", "json",
+    ))  # fmt: skip
+    (rpc_calc,) = [q for q in queues if q["name"] == "rpc-calc"]
+    assert rpc_calc["type"] == "quorum"
+    assert set(rpc_calc["members"]) == {f"rabbit@{broker}" for broker in BROKERS}
+
+    def three_brokers_scraped() -> int | None:
+        up = deployment.prometheus_query('up{job="rabbitmq"} == 1') or []
+        return len(up) if len(up) == 3 else None
+
+    try:
+        wait_for(three_brokers_scraped, 90, "Prometheus to scrape the three brokers", 2)
+    except TimeoutError:
+        raise AssertionError(f"up: {deployment.prometheus_query('up')}")
