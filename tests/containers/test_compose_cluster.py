@@ -25,6 +25,7 @@ import requests
 
 from devstack.waiting import answers_ok, wait_for
 from harness.compose import ComposeStack, brought_up, compose_stack
+from harness.log_entries import logged_request_ids
 
 TIMEOUT = 10
 FILES = ("docker-compose.yml", "docker-compose.cluster.yml")
@@ -81,8 +82,7 @@ def a_sum(stack: ComposeStack, request_id: str) -> bool:
 
 
 def logged(stack: ComposeStack, request_id: str) -> bool:
-    entries = requests.get(stack.base_url + "/logs?limit=100", timeout=TIMEOUT).json()["entries"]
-    return any(entry["request_id"] == request_id for entry in entries)
+    return request_id in logged_request_ids(stack.base_url)
 
 
 def test_the_three_brokers_form_one_cluster_with_the_cookie_from_the_environment(

@@ -14,6 +14,7 @@ import yaml
 from devstack.images import image_bytes
 from devstack.waiting import answers_ok, wait_for
 from harness.compose import ComposeStack, brought_up, compose_stack
+from harness.log_entries import log_entries
 
 TIMEOUT = 10
 ALERTS = Path("deploy/prometheus/alerts.yml")
@@ -52,8 +53,7 @@ def test_the_log_container_records_each_sum(stack: ComposeStack) -> None:
                  timeout=TIMEOUT)  # fmt: skip
 
     def entry() -> list[dict[str, object]]:
-        entries = requests.get(stack.base_url + "/logs?limit=50", timeout=TIMEOUT).json()["entries"]
-        return [e for e in entries if e["request_id"] == "compose-log"]
+        return [e for e in log_entries(stack.base_url, 50) if e["request_id"] == "compose-log"]
 
     (recorded,) = wait_for(entry, 20, "the entry in /logs")
     assert recorded["payload"] == {"numbers": [40, 2], "result": 42}

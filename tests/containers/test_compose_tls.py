@@ -20,6 +20,7 @@ import requests
 
 from devstack.waiting import wait_for
 from harness.compose import ComposeStack, brought_up, compose_stack
+from harness.log_entries import logged_request_ids
 
 TIMEOUT = 10
 FILES = ("docker-compose.yml", "docker-compose.tls.yml")
@@ -77,11 +78,8 @@ def test_every_service_connects_over_tls_and_a_sum_is_answered_and_recorded(
                           headers={"X-Request-ID": request_id}, timeout=TIMEOUT)  # fmt: skip
     assert answer.status_code == 200 and answer.json()["result"] == 6
 
-    def logged() -> bool:
-        entries = requests.get(stack.base_url + "/logs?limit=100", timeout=TIMEOUT).json()
-        return any(entry["request_id"] == request_id for entry in entries["entries"])
-
-    wait_for(logged, 30, "the sum's event in /logs", 0.5)
+    wait_for(lambda: request_id in logged_request_ids(stack.base_url), 30,
+             "the sum's event in /logs", 0.5)  # fmt: skip
 
     connections = json.loads(in_broker(
         stack, "rabbitmqctl", "-q", "list_connections", "peer_host", "ssl", "ssl_protocol",

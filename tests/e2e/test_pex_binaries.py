@@ -7,6 +7,7 @@ import requests
 from devstack.probes import amqp_ready
 from devstack.processes import PackagedStack
 from devstack.waiting import answers_ok, free_port, wait_for
+from harness.log_entries import logged_request_ids
 from harness.packaged import StackFactory
 from harness.rabbit import TestNode
 
@@ -29,14 +30,8 @@ def test_the_packaged_services_serve_the_api_and_stop_cleanly(
     bad = requests.post(base_url + "/sum", json={"numbers": [1, "x"]}, timeout=TIMEOUT)
     assert (bad.status_code, bad.json()["error"]["code"]) == (400, "invalid_numbers")
 
-    def logged() -> set[str]:
-        # /ready asks calc only: log may still be starting (a 503) on the first tries.
-        answer = requests.get(base_url + "/logs?limit=10", timeout=TIMEOUT)
-        if answer.status_code == 503:
-            return set()
-        return {e["request_id"] for e in answer.json()["entries"]}
-
-    wait_for(lambda: {"pex-get", "pex-post"} <= logged(), 10, "both sums in the log")
+    wait_for(lambda: {"pex-get", "pex-post"} <= logged_request_ids(base_url, 10), 10,
+             "both sums in the log")  # fmt: skip
 
     for name in ("gateway", "calc", "log"):
         assert processes[name].terminate() == 0, processes[name].output()

@@ -16,6 +16,7 @@ from devstack.processes import PackagedStack, ServiceProcess
 from devstack.rabbit_node import NoRabbitServer, PrivateNode
 from devstack.waiting import wait_for
 from harness.cleanup import Cleanup
+from harness.log_entries import log_entries
 from harness.packaged import StackFactory
 from harness.prerequisites import missing
 
@@ -69,8 +70,7 @@ def test_every_service_talks_to_the_broker_over_tls(
     stack.wait_ready()
     got = requests.get(stack.base_url + "/sum?numbers=1,2,3", timeout=10)
     assert got.json()["result"] == 6
-    wait_for(lambda: requests.get(stack.base_url + "/logs", timeout=10).json()["entries"], 20,
-             "the sum in the log: log consumed over TLS")  # fmt: skip
+    wait_for(lambda: log_entries(stack.base_url), 20, "the sum in the log: log consumed over TLS")
     assert_no_secret_logged(stack.processes, certs)
 
 
