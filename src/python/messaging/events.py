@@ -45,6 +45,7 @@ from messaging.link import SharedAmqpLink, broker_errors, worker_pool_has_room
 from messaging.observed import CONFIRM_DURATION, EVENTS_PUBLISHED, observed
 from messaging.queues import EventRoute, event_queue_spec, handler_queue
 from runtime.config import ContainerSettings, Settings
+from runtime.metrics import labelled
 
 _log = logging.getLogger(__name__)
 
@@ -231,9 +232,9 @@ class EventHandler(Entrypoint):
         self.subscription.cancel()
 
     def _handle(self, message: amqp.Message) -> None:
-        EVENTS_CONSUMED.labels(self.method_name).inc()
+        labelled(EVENTS_CONSUMED, self.method_name).inc()
         if message.delivery_info.get("redelivered"):
-            EVENTS_REDELIVERED.labels(self.method_name).inc()
+            labelled(EVENTS_REDELIVERED, self.method_name).inc()
         try:
             payload = json.loads(message.body)
         except ValueError:
@@ -269,7 +270,7 @@ class EventHandler(Entrypoint):
 
     def _dead_letter(self, message: amqp.Message, why: str) -> None:
         """Reject `message` for good: to ``dead-letters`` if its queue has them."""
-        EVENTS_DEAD_LETTERED.labels(self.method_name).inc()
+        labelled(EVENTS_DEAD_LETTERED, self.method_name).inc()
         where = "dead-lettering" if self.dead_letters else "dropping"
         _log.error("%s an event from %s: %s", where, self.subscription.queue, why)
         self.subscription.reject(message, requeue=False)

@@ -18,6 +18,7 @@ from prometheus_client import Counter, Histogram
 
 from messaging.errors import MessagingError
 from runtime import tracing
+from runtime.metrics import labelled
 from runtime.telemetry import LATENCY_BUCKETS
 
 RPC_CALLS = Counter(
@@ -64,5 +65,5 @@ def observed(
         outcome = "error"
         raise
     finally:
-        counter.labels(name, outcome).inc()
-        duration.labels(name).observe(time.perf_counter() - started)
+        labelled(counter, name, outcome).inc()
+        labelled(duration, name).observe(time.perf_counter() - started)

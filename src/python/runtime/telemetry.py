@@ -24,6 +24,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from runtime import tracing
 from runtime.config import ContainerSettings
 from runtime.errors import DeadlineExceeded
+from runtime.metrics import labelled
 from runtime.request_id import REQUEST_ID_KEY
 
 # Latency buckets in seconds, from a cached sum to a deadline.
@@ -112,8 +113,8 @@ class Telemetry(DependencyProvider):
         worker = self._workers.pop(worker_ctx, None)
         if worker is None:
             return
-        ENTRYPOINT_REQUESTS.labels(worker.name, worker.kind, worker.outcome).inc()
-        ENTRYPOINT_DURATION.labels(worker.name, worker.kind).observe(
+        labelled(ENTRYPOINT_REQUESTS, worker.name, worker.kind, worker.outcome).inc()
+        labelled(ENTRYPOINT_DURATION, worker.name, worker.kind).observe(
             time.perf_counter() - worker.started
         )
         WORKERS_BUSY.dec()

@@ -30,6 +30,7 @@ from werkzeug.wrappers import Request, Response
 from runtime import tracing
 from runtime.config import ContainerSettings
 from runtime.errors import ServiceError
+from runtime.metrics import labelled
 from runtime.request_id import (
     API_KEY_NAME_KEY,
     REQUEST_ID_KEY,
@@ -95,9 +96,8 @@ class JsonWsgiApp(WsgiApp):
         try:
             route, response = self._respond(environ)
             method = environ["REQUEST_METHOD"]
-            HTTP_REQUESTS.labels(
-                method if method in _KNOWN_METHODS else "other", route, str(response.status_code)
-            ).inc()
+            known = method if method in _KNOWN_METHODS else "other"
+            labelled(HTTP_REQUESTS, known, route, str(response.status_code)).inc()
             body = response(environ, start_with_request_id)
         except BaseException:
             if traced is not None:
