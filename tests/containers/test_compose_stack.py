@@ -231,3 +231,18 @@ def test_sigterm_stops_a_service_cleanly(stack: ComposeStack) -> None:
 def test_each_runtime_image_is_at_most_200_mb(stack: ComposeStack, service: str) -> None:
     size = image_bytes(service)
     assert size is not None and size <= MAX_IMAGE_BYTES
+
+
+def test_a_new_password_in_the_environment_is_the_brokers_with_its_volume_kept(
+    stack: ComposeStack,
+) -> None:
+    # As a fresh clone in a folder of the same name writes a new .env: the broker's volume
+    # was made with the old password, and every container is recreated with the new one.
+    stack.env["BROKER_PASSWORD"] = "a-new-password-" + stack.env["BROKER_PASSWORD"]
+    (old_broker,) = stack.container_ids("rabbitmq")
+    stack.up()
+    (new_broker,) = stack.container_ids("rabbitmq")
+    assert new_broker != old_broker, "the broker was recreated with the new password"
+    wait_for(lambda: ready(stack.base_url), 90, "ready with the new password", interval=0.5)
+    got = requests.get(stack.base_url + "/sum?numbers=4,5", timeout=TIMEOUT)
+    assert (got.status_code, got.json()["result"]) == (200, 9)

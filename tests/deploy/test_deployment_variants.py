@@ -4,12 +4,13 @@ broker, statically.
 Compose's own `config` merges docker-compose.yml with an override as `up` would, and
 `docker stack config` merges and validates the Swarm stack files against the Docker
 client's schema, as `docker stack deploy` does before it deploys. The cluster's RabbitMQ
-config, its entrypoint (run here with a stand-in server) and deploy/swarm/create-secrets
-(run against a stand-in `docker`) are checked by what they do.
+config, the brokers' entrypoints (run here with a stand-in server) and
+deploy/swarm/create-secrets (run against a stand-in `docker`) are checked by what they do.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -29,6 +30,8 @@ NODES = ("rabbitmq1", "rabbitmq2", "rabbitmq3")
 COMPOSE_SERVICE = {"rabbitmq1": "rabbitmq", "rabbitmq2": "rabbitmq2", "rabbitmq3": "rabbitmq3"}
 SERVICES = ("calc", "log", "gateway")
 ENTRYPOINT = Path("docker/rabbitmq-cluster-entrypoint")
+# Every broker's, the cluster's ends in it: the account from the environment, the server.
+ACCOUNT_ENTRYPOINT = Path("docker/rabbitmq-entrypoint")
 COOKIE = "cookie-from-the-environment-0123456789"
 PASSWORD = "pw-from-the-environment"
 
@@ -53,12 +56,13 @@ def test_the_cluster_config_keeps_every_setting_of_the_single_broker() -> None:
 # --- the entrypoint ------------------------------------------------------------------
 
 
-def entrypoint(home: Path, *command: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """The entrypoint with HOME at `home`, running `command` in place of the server."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_ERLANG")}
-    env = {**clean, "HOME": str(home), **env}
+def entrypoint(home: Path, *command: str, script: Path = ENTRYPOINT, **env: str
+               ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """`script` with HOME and TMPDIR at `home`, running `command` in place of the server."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "BROKER_"))}
+    env = {**clean, "HOME": str(home), "TMPDIR": str(home), **env}
     return subprocess.run(
-        ["/bin/sh", str(ENTRYPOINT), *command], capture_output=True, text=True, env=env, timeout=30
+        ["/bin/sh", str(script), *command], capture_output=True, text=True, env=env, timeout=30
     )
 
 
@@ -132,11 +136,68 @@ def test_a_blank_node_waits_for_the_seed_node_before_it_starts(tmp_path: Path, b
     assert calls.read_text().splitlines() == expected
 
 
+# What the server would see of the account: the definitions it is told to load, and
+# whether the password is still in its environment.
+SEES_ACCOUNT = [
+    "sh",
+    "-c",
+    'echo "args=${RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS-unset}"; '
+    'echo "user=${BROKER_USER-unset} password=${BROKER_PASSWORD-unset}"',
+]
+
+
+def test_the_account_entrypoint_makes_the_environments_password_the_brokers(tmp_path: Path) -> None:
+    ran = entrypoint(tmp_path, *SEES_ACCOUNT, script=ACCOUNT_ENTRYPOINT, BROKER_USER="ops",
+                     BROKER_PASSWORD=PASSWORD, RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+S 2")  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    definitions = tmp_path / "rabbitmq-account.json"
+    assert ran.stdout.splitlines() == [
+        f'args=+S 2 -rabbit load_definitions "{definitions}"',
+        "user=unset password=unset",
+    ]
+    assert stat.S_IMODE(definitions.stat().st_mode) == 0o600
+    account = json.loads(definitions.read_text())
+    assert account["users"] == [{"name": "ops", "password": PASSWORD, "tags": "administrator"}]
+    assert account["vhosts"] == [{"name": "/"}]
+    (granted,) = account["permissions"]
+    assert (granted["user"], granted["vhost"], granted["configure"]) == ("ops", "/", ".*")
+    assert PASSWORD not in ran.stdout + ran.stderr
+
+
+def test_without_a_password_the_account_entrypoint_leaves_the_account_to_the_deployment(
+    tmp_path: Path,
+) -> None:
+    ran = entrypoint(tmp_path, *SEES_ACCOUNT, script=ACCOUNT_ENTRYPOINT)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines() == ["args=unset", "user=unset password=unset"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_account_entrypoint_refuses_a_password_that_would_break_its_json(
+    tmp_path: Path,
+) -> None:
+    ran = entrypoint(tmp_path, "echo", "server started", script=ACCOUNT_ENTRYPOINT,
+                     BROKER_PASSWORD='pw"}], "users": [')  # fmt: skip
+    assert ran.returncode == 78
+    assert "server started" not in ran.stdout
+    assert "BROKER_PASSWORD" in ran.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cluster_node_sets_the_account_too(tmp_path: Path) -> None:
+    ran = entrypoint(tmp_path, *SEES_ACCOUNT, RABBITMQ_ERLANG_COOKIE=COOKIE,
+                     BROKER_PASSWORD=PASSWORD)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert "load_definitions" in ran.stdout
+    assert json.loads((tmp_path / "rabbitmq-account.json").read_text())["users"][0]["name"] == "app"
+
+
 def test_the_entrypoint_starts_the_server_of_either_image() -> None:
-    script = ENTRYPOINT.read_text()
+    script = ACCOUNT_ENTRYPOINT.read_text()
     assert "exec docker-entrypoint.sh rabbitmq-server" in script  # rabbitmq:3.10-management
     assert "exec /usr/lib/rabbitmq/bin/rabbitmq-server" in script  # local/rabbitmq:3.10
-    assert stat.S_IMODE(ENTRYPOINT.stat().st_mode) & 0o111, "executable, for running it by hand"
+    for path in (ENTRYPOINT, ACCOUNT_ENTRYPOINT):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o111, f"{path} executable, to run by hand"
 
 
 # --- compose -------------------------------------------------------------------------
@@ -190,7 +251,7 @@ def test_the_compose_override_runs_three_brokers_with_the_cookie_from_the_enviro
         broker = services[name]
         assert broker["hostname"] == node, name
         assert broker["environment"]["RABBITMQ_ERLANG_COOKIE"] == COOKIE, name
-        assert f'<<"{PASSWORD}">>' in broker["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
+        assert broker["environment"]["BROKER_PASSWORD"] == PASSWORD, name
         assert "check_port_connectivity" in broker["healthcheck"]["test"], name
         assert broker["entrypoint"] == ["/bin/sh", "/usr/local/bin/rabbitmq-cluster-entrypoint"]
         # Blank nodes 2 and 3 join node 1.
@@ -199,6 +260,7 @@ def test_the_compose_override_runs_three_brokers_with_the_cookie_from_the_enviro
         mounted = mounts(broker)
         assert mounted["/etc/rabbitmq/rabbitmq.conf"].endswith("docker/rabbitmq-cluster.conf")
         assert mounted["/usr/local/bin/rabbitmq-cluster-entrypoint"].endswith(str(ENTRYPOINT))
+        assert mounted["/usr/local/bin/rabbitmq-entrypoint"].endswith(str(ACCOUNT_ENTRYPOINT))
         assert mounted["/etc/rabbitmq/enabled_plugins"].endswith("docker/enabled_plugins")
         volumes.add(mounted["/var/lib/rabbitmq"])
     assert volumes == {f"{node}-data" for node in NODES}, "a volume per node"
@@ -292,6 +354,7 @@ def test_the_swarm_cluster_stack_validates_and_runs_three_pinned_brokers(no_ipvs
         files = {c["target"]: stack["configs"][c["source"]]["file"] for c in broker["configs"]}
         assert files["/etc/rabbitmq/rabbitmq.conf"].endswith("docker/rabbitmq-cluster.conf")
         assert files["/usr/local/bin/rabbitmq-cluster-entrypoint"].endswith(str(ENTRYPOINT))
+        assert files["/usr/local/bin/rabbitmq-entrypoint"].endswith(str(ACCOUNT_ENTRYPOINT))
         assert broker["entrypoint"] == ["/bin/sh", "/usr/local/bin/rabbitmq-cluster-entrypoint"]
         assert "check_port_connectivity" in broker["healthcheck"]["test"]
     assert placements == {f"node.labels.nameko.{node} == true" for node in NODES}
