@@ -146,9 +146,12 @@ SEES_ACCOUNT = [
 ]
 
 
-def test_the_account_entrypoint_makes_the_environments_password_the_brokers(tmp_path: Path) -> None:
-    ran = entrypoint(tmp_path, *SEES_ACCOUNT, script=ACCOUNT_ENTRYPOINT, BROKER_USER="ops",
-                     BROKER_PASSWORD=PASSWORD, RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+S 2")  # fmt: skip
+def test_the_account_entrypoint_makes_the_password_in_the_environment_the_brokers(
+    tmp_path: Path,
+) -> None:
+    account = {"BROKER_USER": "ops", "BROKER_PASSWORD": PASSWORD}
+    ran = entrypoint(tmp_path, *SEES_ACCOUNT, script=ACCOUNT_ENTRYPOINT,
+                     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+S 2", **account)  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     definitions = tmp_path / "rabbitmq-account.json"
     assert ran.stdout.splitlines() == [
@@ -156,10 +159,10 @@ def test_the_account_entrypoint_makes_the_environments_password_the_brokers(tmp_
         "user=unset password=unset",
     ]
     assert stat.S_IMODE(definitions.stat().st_mode) == 0o600
-    account = json.loads(definitions.read_text())
-    assert account["users"] == [{"name": "ops", "password": PASSWORD, "tags": "administrator"}]
-    assert account["vhosts"] == [{"name": "/"}]
-    (granted,) = account["permissions"]
+    loaded = json.loads(definitions.read_text())
+    assert loaded["users"] == [{"name": "ops", "password": PASSWORD, "tags": "administrator"}]
+    assert loaded["vhosts"] == [{"name": "/"}]
+    (granted,) = loaded["permissions"]
     assert (granted["user"], granted["vhost"], granted["configure"]) == ("ops", "/", ".*")
     assert PASSWORD not in ran.stdout + ran.stderr
 
