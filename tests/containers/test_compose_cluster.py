@@ -25,8 +25,10 @@ import requests
 
 from devstack.waiting import answers_ok, wait_for
 from harness.compose import ComposeStack, brought_up, compose_stack
+from harness.engine_lock import waits_for_the_engine
 from harness.log_entries import logged_request_ids
 
+pytestmark = waits_for_the_engine
 TIMEOUT = 10
 FILES = ("docker-compose.yml", "docker-compose.cluster.yml")
 # Each Erlang node and the compose service that runs it: node 1 is docker-compose.yml's

@@ -14,8 +14,10 @@ import yaml
 from devstack.images import image_bytes
 from devstack.waiting import answers_ok, wait_for
 from harness.compose import ComposeStack, brought_up, compose_stack
+from harness.engine_lock import waits_for_the_engine
 from harness.log_entries import log_entries
 
+pytestmark = waits_for_the_engine
 TIMEOUT = 10
 ALERTS = Path("deploy/prometheus/alerts.yml")
 # The scrape jobs the alert rules rely on.

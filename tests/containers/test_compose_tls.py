@@ -20,8 +20,10 @@ import requests
 
 from devstack.waiting import wait_for
 from harness.compose import ComposeStack, brought_up, compose_stack
+from harness.engine_lock import waits_for_the_engine
 from harness.log_entries import logged_request_ids
 
+pytestmark = waits_for_the_engine
 TIMEOUT = 10
 FILES = ("docker-compose.yml", "docker-compose.tls.yml")
 RABBITMQ_IMAGE_DEFAULT = "rabbitmq:3.10-management"

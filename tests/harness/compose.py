@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from devstack.waiting import answers_ok, free_port, wait_for
+from harness.engine_lock import holding_engine
 from harness.prerequisites import missing
 
 NO_ENGINE = (
@@ -130,12 +131,15 @@ def compose_stack(*, files: Sequence[str] = ("docker-compose.yml",), **settings:
 
 @contextmanager
 def brought_up(compose: ComposeStack) -> Iterator[ComposeStack]:
-    """`compose` up with its gateway ready; torn down with `down -v` whatever happens."""
-    try:
-        compose.up()
-        compose.wait_healthy("gateway")
-        wait_for(lambda: answers_ok(compose.base_url + "/ready", timeout=5), 60,
-                 "the gateway to be ready", interval=0.5)  # fmt: skip
-        yield compose
-    finally:
-        compose.down()
+    """`compose` up with its gateway ready; torn down with `down -v` whatever happens.
+
+    Never while the swarm test has the engine in a swarm (harness.engine_lock)."""
+    with holding_engine(alone=False):
+        try:
+            compose.up()
+            compose.wait_healthy("gateway")
+            wait_for(lambda: answers_ok(compose.base_url + "/ready", timeout=5), 60,
+                     "the gateway to be ready", interval=0.5)  # fmt: skip
+            yield compose
+        finally:
+            compose.down()

@@ -29,6 +29,7 @@ import pytest
 import requests
 
 from devstack.waiting import answers_ok, free_port, wait_for
+from harness.engine_lock import holding_engine, waits_for_the_engine
 from harness.load import SteadyLoad
 from harness.prerequisites import missing
 from harness.registry import LocalRegistry, RegistryUnavailable
@@ -37,6 +38,7 @@ from harness.swarm import HOST_IP, NODE_IP, SwarmUnavailable, TwoNodeSwarm, run
 STACK = "nameko"
 SERVICES = ("calc", "log", "gateway")
 BROKERS = ("rabbitmq1", "rabbitmq2", "rabbitmq3")
+pytestmark = waits_for_the_engine
 TIMEOUT = 10
 # The base images, as the registry both nodes pull from holds them.
 BASE_IMAGES = {
@@ -181,7 +183,13 @@ def push_images(registry: LocalRegistry, tags: tuple[str, ...]) -> None:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
+def deployment() -> Iterator[Deployment]:
+    # The engine alone: leaving the swarm would cut any Compose stack off its network.
+    with holding_engine(alone=True):
+        yield from deployed_on_a_new_swarm()
+
+
+def deployed_on_a_new_swarm() -> Iterator[Deployment]:
     try:
         swarm = TwoNodeSwarm()
     except SwarmUnavailable as exc:
