@@ -84,14 +84,12 @@ class Settings:
             raise ConfigError("HEARTBEAT must not be negative")
         if bool(self.amqp_cert_file) != bool(self.amqp_key_file):
             raise ConfigError("AMQP_CERT_FILE and AMQP_KEY_FILE go together")
-        for name in ("amqp_ca_file", "amqp_cert_file", "amqp_key_file"):
+        for name in ("amqp_ca_file", "amqp_cert_file", "amqp_key_file", "api_keys_file"):
             path = getattr(self, name)
             if path and not os.access(path, os.R_OK):
                 raise ConfigError(f"{config_key(name)}: cannot read {path}")
         if self.rate_limit < 0:
             raise ConfigError("RATE_LIMIT must not be negative (0 turns it off)")
-        if self.api_keys_file and not os.access(self.api_keys_file, os.R_OK):
-            raise ConfigError(f"API_KEYS_FILE: cannot read {self.api_keys_file}")
         if self.queue_type not in ("classic", "quorum"):
             raise ConfigError("QUEUE_TYPE must be classic or quorum")
         if self.delivery_limit < 1:
