@@ -24,6 +24,7 @@ import yaml
 
 from harness.compose import EngineUnavailable, compose_tool
 from harness.prerequisites import missing
+from harness.rabbitmq_conf import conf_settings
 
 NODES = ("rabbitmq1", "rabbitmq2", "rabbitmq3")
 # The compose service of each node: node 1 is docker-compose.yml's `rabbitmq`.
@@ -36,16 +37,9 @@ COOKIE = "cookie-from-the-environment-0123456789"
 PASSWORD = "pw-from-the-environment"
 
 
-def settings(path: Path) -> dict[str, str]:
-    """A rabbitmq.conf's settings, key by key."""
-    lines = [line.strip() for line in path.read_text().splitlines()]
-    pairs = [line.split("=", 1) for line in lines if line and not line.startswith("#")]
-    return {key.strip(): value.strip() for key, value in pairs}
-
-
 def test_the_cluster_config_keeps_every_setting_of_the_single_broker() -> None:
-    single = settings(Path("docker/rabbitmq.conf"))
-    cluster = settings(Path("docker/rabbitmq-cluster.conf"))
+    single = conf_settings(Path("docker/rabbitmq.conf").read_text())
+    cluster = conf_settings(Path("docker/rabbitmq-cluster.conf").read_text())
     assert {key: cluster.get(key) for key in single} == single
     assert cluster["cluster_formation.peer_discovery_backend"] == "classic_config"
     nodes = {v for k, v in cluster.items() if k.startswith("cluster_formation.classic_config.")}
@@ -460,7 +454,7 @@ TLS_DIR = "/etc/rabbitmq/tls"
 def tls_settings() -> dict[str, str]:
     """docker/rabbitmq-tls.conf: TLS only, its files under TLS_DIR as make-dev-certs
     names them."""
-    tls = settings(Path("docker/rabbitmq-tls.conf"))
+    tls = conf_settings(Path("docker/rabbitmq-tls.conf").read_text())
     assert tls["listeners.tcp"] == "none"
     assert tls["listeners.ssl.default"] == "5671"
     assert tls["ssl_options.verify"] == "verify_peer"
@@ -500,7 +494,7 @@ def test_the_swarm_tls_stack_gives_the_node_its_key_as_a_secret_and_the_services
     assert files[tls["ssl_options.cacertfile"]].endswith("certs/ca.pem")
     assert files[tls["ssl_options.certfile"]].endswith("certs/server.pem")
     # The key is a secret, readable by the broker's user only, read after the TLS config.
-    key_conf = settings(Path(files["/etc/rabbitmq/conf.d/31-tls-swarm.conf"]))
+    key_conf = conf_settings(Path(files["/etc/rabbitmq/conf.d/31-tls-swarm.conf"]).read_text())
     (key,) = [s for s in broker["secrets"] if s["source"] == "rabbitmq_tls_key"]
     assert key_conf == {"ssl_options.keyfile": f"/run/secrets/{key['target']}"}
     assert (key["uid"], key["mode"]) == ("999", 0o400)

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from harness.kustomize import KUBERNETES, render
+from harness.rabbitmq_conf import conf_settings
 
 OVERLAYS = ("dev", "prod")
 
@@ -130,11 +131,6 @@ def rabbitmq_config(resources: list[dict[str, Any]]) -> dict[str, str]:
     (config_map,) = [r for r in by_kind(resources, "ConfigMap").values()
                      if r["metadata"]["name"].startswith("rabbitmq-config")]  # fmt: skip
     return dict(config_map["data"])
-
-
-def conf_settings(text: str) -> dict[str, str]:
-    pairs = [line.split("=", 1) for line in text.splitlines() if line and line[0] != "#"]
-    return {key.strip(): value.strip() for key, value in pairs}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
