@@ -51,24 +51,15 @@ def cluster() -> Iterator[ComposeStack]:
         yield up
 
 
-def in_node(stack: ComposeStack, service: str, *command: str) -> str:
-    """A command's output in the (only) container of a broker service."""
-    (container,) = stack.container_ids(service)
-    done = subprocess.run(["docker", "exec", container, *command], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
-    assert done.returncode == 0, f"{command} in {service}: {done.stdout}{done.stderr}"
-    return done.stdout
-
-
 def running_nodes(stack: ComposeStack, service: str) -> set[str]:
-    status = json.loads(in_node(stack, service, "rabbitmq-diagnostics", "-q", "cluster_status",
-                                "--formatter", "json"))  # fmt: skip
+    status = json.loads(stack.in_container(service, "rabbitmq-diagnostics", "-q",
+                                           "cluster_status", "--formatter", "json"))  # fmt: skip
     return set(status["running_nodes"])
 
 
 def queues(stack: ComposeStack, service: str = "rabbitmq") -> list[dict[str, Any]]:
-    listed: list[dict[str, Any]] = json.loads(in_node(
-        stack, service, "rabbitmqctl", "-q", "list_queues", "name", "type", "durable",
+    listed: list[dict[str, Any]] = json.loads(stack.in_container(
+        service, "rabbitmqctl", "-q", "list_queues", "name", "type", "durable",
         "exclusive", "members", "leader", "--formatter", "json",
     ))  # fmt: skip
     return listed
@@ -102,7 +93,7 @@ def test_the_three_brokers_form_one_cluster_with_the_cookie_from_the_environment
             "unset RABBITMQ_ERLANG_COOKIE; "
             'stat -c %a "$HOME/.erlang.cookie"; rabbitmq-diagnostics -q erlang_cookie_hash'
         )
-        mode, node_hash = in_node(cluster, service, "sh", "-c", without_variable).split()
+        mode, node_hash = cluster.in_container(service, "sh", "-c", without_variable).split()
         assert (mode, node_hash) == ("400", expected_hash), service
         for container in cluster.container_ids(service):
             assert cookie not in cluster.logs(container), service

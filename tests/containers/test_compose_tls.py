@@ -48,14 +48,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
         yield up
 
 
-def in_broker(stack: ComposeStack, *command: str) -> str:
-    (container,) = stack.container_ids("rabbitmq")
-    done = subprocess.run(["docker", "exec", container, *command], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
-    assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
-    return done.stdout
-
-
 def peer_address(connection: dict[str, Any]) -> str:
     """A connection's peer as text: rabbitmqctl's JSON gives an IPv6 address (IPv4 ones
     mapped into it) as its eight 16-bit groups."""
@@ -65,8 +57,9 @@ def peer_address(connection: dict[str, Any]) -> str:
 
 
 def test_the_node_listens_for_amqp_over_tls_only(stack: ComposeStack) -> None:
-    listeners = json.loads(in_broker(stack, "rabbitmq-diagnostics", "-q", "listeners",
-                                     "--formatter", "json"))["listeners"]  # fmt: skip
+    listed = stack.in_container("rabbitmq", "rabbitmq-diagnostics", "-q", "listeners",
+                                "--formatter", "json")  # fmt: skip
+    listeners = json.loads(listed)["listeners"]
     amqp = {(listener["protocol"], listener["port"]) for listener in listeners
             if listener["protocol"].startswith("amqp")}  # fmt: skip
     assert amqp == {("amqp/ssl", 5671)}
@@ -83,8 +76,8 @@ def test_every_service_connects_over_tls_and_a_sum_is_answered_and_recorded(
     wait_for(lambda: request_id in logged_request_ids(stack.base_url), 30,
              "the sum's event in /logs", 0.5)  # fmt: skip
 
-    connections = json.loads(in_broker(
-        stack, "rabbitmqctl", "-q", "list_connections", "peer_host", "ssl", "ssl_protocol",
+    connections = json.loads(stack.in_container(
+        "rabbitmq", "rabbitmqctl", "-q", "list_connections", "peer_host", "ssl", "ssl_protocol",
         "user", "--formatter", "json",
     ))  # fmt: skip
     for service in ("calc", "log", "gateway"):

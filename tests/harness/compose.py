@@ -114,6 +114,14 @@ class ComposeStack:
         wait_for(lambda: self.healthy(service, replicas), timeout, f"{replicas} healthy {service}",
                  interval=1)  # fmt: skip
 
+    def in_container(self, service: str, *command: str) -> str:
+        """`command`'s output in the (only) container of `service`; it must succeed."""
+        (container,) = self.container_ids(service)
+        done = subprocess.run(["docker", "exec", container, *command], capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, f"{command} in {service}: {done.stdout}{done.stderr}"
+        return done.stdout
+
     def logs(self, container_id: str) -> str:
         return subprocess.run(
             ["docker", "logs", container_id], capture_output=True, text=True, check=True
