@@ -11,17 +11,14 @@ Everything made here is undone by `close`, in reverse order, whatever state it i
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import signal
 import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from devstack.waiting import wait_for
+from harness.private_engine import PrivateEngine, can_run_engines, remove_engine_dir, run
 
 NAMESPACE = "nameko-swarm-node2"
 HOST_VETH, NODE_VETH = "nmk-host0", "nmk-node0"
@@ -33,24 +30,8 @@ class SwarmUnavailable(RuntimeError):
     """This machine cannot host the test swarm (not root, no engine, already in a swarm)."""
 
 
-def run(*command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, check=check, timeout=120)
-
-
 def in_namespace(*command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return run("nsenter", f"--net=/run/netns/{NAMESPACE}", *command, check=check)
-
-
-def remove_engine_dir(directory: Path) -> None:
-    """Stops whatever runs from node 2's directory (a killed engine's containers can
-    outlive it), unmounts what it left mounted there and deletes it."""
-    run("pkill", "-KILL", "-f", str(directory), check=False)
-    with open("/proc/self/mounts") as mounts:
-        points = [line.split()[1] for line in mounts]
-    inside = [p for p in points if p == str(directory) or p.startswith(f"{directory}/")]
-    for mountpoint in sorted(inside, reverse=True):
-        run("umount", "--lazy", mountpoint, check=False)
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 def clear_leftovers() -> None:
@@ -70,8 +51,9 @@ class TwoNodeSwarm:
     """Builds the swarm step by step; `close` tears down whatever was built."""
 
     def __init__(self) -> None:
-        if os.geteuid() != 0 or shutil.which("nsenter") is None or shutil.which("ip") is None:
-            raise SwarmUnavailable("the swarm test needs root, ip and nsenter")
+        unable = can_run_engines()
+        if unable:
+            raise SwarmUnavailable(unable)
         if run("docker", "info", check=False).returncode != 0:
             raise SwarmUnavailable("no Docker engine answers")
         clear_leftovers()
@@ -87,12 +69,12 @@ class TwoNodeSwarm:
                 "--insecure-registry 10.77.0.0/24 (.ci/run does)"
             )
         self.dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
-        self.node2_socket = f"unix://{self.dir / 'docker.sock'}"
         self._undo: list[Callable[[], object]] = []
-        self._engine: subprocess.Popen[bytes] | None = None
+        self._node2_engine = PrivateEngine(self.dir, NAMESPACE, "nameko-swarm-node2")
+        self.node2_socket = self._node2_engine.socket
 
     def node2(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run("docker", "-H", self.node2_socket, *args, check=check)
+        return self._node2_engine.docker(*args, check=check)
 
     def make_network(self) -> None:
         """The namespace and the veth pair; the host side is HOST_IP."""
@@ -114,35 +96,10 @@ class TwoNodeSwarm:
         self._form_swarm()
 
     def _start_second_engine(self, registry_address: str) -> None:
-        env = dict(os.environ)
-        with open(self.dir / "dockerd.log", "wb") as log:
-            self._engine = subprocess.Popen(
-                [
-                    "nsenter", f"--net=/run/netns/{NAMESPACE}", "dockerd",
-                    "--data-root", str(self.dir / "data"),
-                    "--exec-root", str(self.dir / "exec"),
-                    "--pidfile", str(self.dir / "docker.pid"),
-                    "-H", self.node2_socket,
-                    "--cgroup-parent", "nameko-swarm-node2",
-                    "--bip", "172.31.250.1/24",
-                    "--insecure-registry", registry_address,
-                ],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        self._undo.append(self._stop_second_engine)
-        wait_for(lambda: self.node2("info", check=False).returncode == 0, 60, "node 2's engine")
-
-    def _stop_second_engine(self) -> None:
-        if self._engine is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._engine.pid, signal.SIGTERM)
-        try:
-            self._engine.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self._engine.pid, signal.SIGKILL)
-            self._engine.wait()
-        remove_engine_dir(self.dir)
+        self._undo.append(self._node2_engine.close)
+        self._node2_engine.start(
+            "--bip", "172.31.250.1/24", "--insecure-registry", registry_address
+        )
 
     def _form_swarm(self) -> None:
         run("docker", "swarm", "init", "--advertise-addr", HOST_IP)

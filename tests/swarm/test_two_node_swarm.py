@@ -32,8 +32,9 @@ from devstack.waiting import answers_ok, free_port, wait_for
 from harness.engine_lock import holding_engine, waits_for_the_engine
 from harness.load import SteadyLoad
 from harness.prerequisites import missing
+from harness.private_engine import run
 from harness.registry import LocalRegistry, RegistryUnavailable
-from harness.swarm import HOST_IP, NODE_IP, SwarmUnavailable, TwoNodeSwarm, run
+from harness.swarm import HOST_IP, NODE_IP, SwarmUnavailable, TwoNodeSwarm
 
 STACK = "nameko"
 SERVICES = ("calc", "log", "gateway")
