@@ -21,9 +21,11 @@ SERVICES = ("calc", "gateway", "log")
 
 
 def pushed_refs(service: str) -> tuple[str, list[str]]:
+    """The image id Pants recorded (BuildKit's full ``sha256:...`` id, or the legacy
+    builder's short one: its prefix), and the registry tags it pushes."""
     info = json.loads(Path(f"docker/{service}.docker-info.json").read_text())
     refs = [t["name"] for r in info["registries"] for t in r["tags"] if not t["uses_local_alias"]]
-    return info["image_id"], refs
+    return info["image_id"].removeprefix("sha256:"), refs
 
 
 def docker(*args: str) -> str:
