@@ -1,4 +1,4 @@
-"""The layers under ``src/python/`` (see "Where things live" in the README), checked on
+"""The layers under ``src/python/`` (see docs/architecture.md), checked on
 the source: every import points down or stays in its own package, and none goes round."""
 
 from __future__ import annotations

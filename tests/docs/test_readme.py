@@ -1,59 +1,39 @@
-"""The README's claims that can go stale: its settings table and the paths it names."""
+"""The README stays a front page: short, its quick start CI's two commands, its links good."""
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import re
 from pathlib import Path
 
-from runtime.config import Settings
+from docs.markdown_text import README, anchors, code_blocks, links
 
-README = Path("README.md").read_text()
-
-# Settings read outside the `Settings` dataclass.
-EXTRA_SETTINGS = {"AMQP_URI_FILE"}
+TEXT = README.read_text()
 
 
-def configuration_table() -> dict[str, str]:
-    """Each row of the "Configuration" table: variable -> default, as written."""
-    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `([A-Z_]+)` \| (.+?) \|", section, flags=re.MULTILINE)
-    return {name: default.strip("`") for name, default in rows}
+def test_the_readme_is_at_most_150_lines() -> None:
+    assert len(TEXT.splitlines()) <= 150
 
 
-def test_the_configuration_table_lists_every_setting_with_its_default() -> None:
-    table = configuration_table()
-    defaults = {f.name.upper(): getattr(Settings(), f.name) for f in dataclasses.fields(Settings)}
-    assert set(table) == set(defaults) | EXTRA_SETTINGS
-    for name, default in defaults.items():
-        written = table[name]
-        expected = str(default).lower() if isinstance(default, bool) else str(default)
-        expected = expected or "(unset)"
-        assert written in (expected, expected.removesuffix(".0")), (name, written, default)
+def test_the_quick_start_opens_with_the_two_commands_ci_runs() -> None:
+    """``.ci/run`` runs these two, and a hook reads them from the first block."""
+    section = TEXT.split("\n## Quick start\n", 1)[1]
+    first_block = code_blocks(section)[0]
+    commands = [line.split("#")[0].strip() for line in first_block.splitlines()]
+    assert [c for c in commands if c] == ["./stack up --yes", "./stack test --yes"]
 
 
-def repository_paths() -> set[str]:
-    """Paths under the repository's own folders that the README names in code.
-
-    (``.ci/`` is left out: Pants does not copy dot-folders into a test's sandbox, and CI
-    runs ``.ci/run`` itself.)
-    """
-    code = " ".join(re.findall(r"`([^`\n]+)`", README) + re.findall(r"```.*?```", README, re.S))
-    pattern = r"(?<![\w./-])((?:benchmarks|deploy|docker|src/python|tests)/[\w./-]*\w)"
-    return set(re.findall(pattern, code))
-
-
-def test_every_path_the_readme_names_exists() -> None:
-    paths = repository_paths()
-    assert len(paths) > 10, paths
-    missing = sorted(p for p in paths if not Path(p).exists())
-    assert not missing, f"the README names paths that do not exist: {missing}"
-
-
-def test_every_script_the_readme_runs_is_executable() -> None:
-    scripts = {"docker/build-base-images", "docker/publish-check", "deploy/swarm/create-secrets",
-               "benchmarks/run"}  # fmt: skip
-    for script in scripts:
-        assert script in README, script
-        assert os.access(script, os.X_OK), script
+def test_every_link_in_the_readme_leads_to_a_file_and_heading_that_exist() -> None:
+    found = links(TEXT)
+    assert len(found) >= 12, found
+    broken = []
+    for link in found:
+        target, _, anchor = link.partition("#")
+        if re.match(r"[a-z]+:", target):
+            broken.append(f"{link} (leaves the repository: a test cannot follow it)")
+            continue
+        path = Path(target) if target else README
+        if not path.exists():
+            broken.append(f"{link} (no such file)")
+        elif anchor and anchor not in anchors(path.read_text()):
+            broken.append(f"{link} (no such heading in {path})")
+    assert not broken, f"the README's links that do not resolve: {broken}"

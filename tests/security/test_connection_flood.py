@@ -20,7 +20,7 @@ CAP = 1000
 # Files the gateway holds besides its HTTP connections: its listener, broker links,
 # log files, the metrics port, its venv's shared libraries.
 OWN_FILES_SLACK = 100
-# New connections a second: a fast flood the gateway keeps up with (the README gives
+# New connections a second: a fast flood the gateway keeps up with (docs/security.md gives
 # its measured accept rate; past it, the kernel's accept queue makes everyone wait).
 FLOOD_RATE = 2000
 # A POST whose body never comes: the app waits in its read (HTTP_TIMEOUT).

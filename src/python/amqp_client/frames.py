@@ -2,8 +2,8 @@
 
 Every request crosses the broker several times (an RPC request, its reply, an event, the
 event's confirm, two acks), and py-amqp builds and parses each of those frames through its
-generic, table-driven serializer, which costs more CPU than the rest of a publish (see the
-README's benchmark section). This module writes and reads just those frames directly:
+generic, table-driven serializer, which costs more CPU than the rest of a publish (see
+docs/benchmark.md). This module writes and reads just those frames directly:
 
 * `publish_frames`: ``basic.publish`` with its content header and body frames, as bytes;
 * `ack_frame` and `reject_frame`: settling a delivery;

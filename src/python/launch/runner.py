@@ -36,7 +36,7 @@ def run_service(service_cls: type, config: dict[str, Any]) -> None:
     )
     # What exists now (modules, classes, the service's code) lives as long as the
     # process. Frozen, the collector stops walking it in every full collection: under
-    # load those stalled every request in flight (see the README's benchmark section).
+    # load those stalled every request in flight (see docs/benchmark.md).
     if tracing.configure(name):
         _log.info("exporting traces over OTLP/HTTP")
     if settings.metrics_port and not serves_http(service_cls):

@@ -1,8 +1,8 @@
 """Checking a call's arguments against its method once per shape, not once per call.
 
 Nameko's entrypoints check every call with ``inspect.getcallargs``, which rebuilds the
-method's signature each time, a visible share of calc's CPU per request (see the
-README's benchmark section). Whether a call binds depends only on how many positional
+method's signature each time, a visible share of calc's CPU per request (see
+docs/benchmark.md). Whether a call binds depends only on how many positional
 arguments it has and which keywords it names, so a shape that bound once always binds.
 """
 

@@ -2,7 +2,7 @@
 
 eventlet.wsgi parses every request through ``http.server`` and ``email.parser`` and
 builds closures and timers for every response, a large share of the gateway's CPU per
-request (see the README's benchmark section). This server parses with httptools
+request (see docs/benchmark.md). This server parses with httptools
 (`web.parser`), builds the WSGI environ directly, and sends a response in one
 ``sendall``.
 
