@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+from harness.default_ports import METRICS_PORTS
 from runtime.config import Settings
 
 README = Path("README.md").read_text()
@@ -19,15 +20,18 @@ def configuration_table() -> dict[str, str]:
     """Each row of the "Configuration" table: variable -> default, as written."""
     section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `([A-Z_]+)` \| (.+?) \|", section, flags=re.MULTILINE)
-    return {name: default.strip("`") for name, default in rows}
+    return dict(rows)
 
 
 def test_the_configuration_table_lists_every_setting_with_its_default() -> None:
     table = configuration_table()
     defaults = {f.name.upper(): getattr(Settings(), f.name) for f in dataclasses.fields(Settings)}
     assert set(table) == set(defaults) | EXTRA_SETTINGS
+    per_service = ", ".join(f"`{port}` ({service})" for service, port in METRICS_PORTS.items())
+    assert table.pop("METRICS_PORT") == per_service
+    del defaults["METRICS_PORT"]
     for name, default in defaults.items():
-        written = table[name]
+        written = table[name].strip("`")
         expected = str(default).lower() if isinstance(default, bool) else str(default)
         expected = expected or "(unset)"
         assert written in (expected, expected.removesuffix(".0")), (name, written, default)
