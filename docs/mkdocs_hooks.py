@@ -19,7 +19,9 @@ from typing import Any
 with warnings.catch_warnings():
     # Nameko imports eventlet, which announces its maintenance mode at import.
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    from calc.main import METRICS_PORT as CALC_METRICS_PORT
     from gateway.openapi import openapi_document
+    from log.main import METRICS_PORT as LOG_METRICS_PORT
     from runtime.config import Settings
 
 log = logging.getLogger("mkdocs.hooks.code_pages")
@@ -52,10 +54,27 @@ def default_text(value: Any) -> str:
     return f"`{value}`"
 
 
+# Defaults a service's main gives (`launch.boot.run`), where `Settings` has none of its own.
+PER_SERVICE_DEFAULTS = {
+    "METRICS_PORT": {"calc": CALC_METRICS_PORT, "log": LOG_METRICS_PORT},
+}
+
+
+def settings_defaults() -> dict[str, str]:
+    """Each setting's default as the Default column shows it."""
+    defaults = {
+        f.name.upper(): default_text(getattr(Settings(), f.name))
+        for f in dataclasses.fields(Settings)
+    }
+    for name, by_service in PER_SERVICE_DEFAULTS.items():
+        defaults[name] = ", ".join(f"`{port}` ({service})" for service, port in by_service.items())
+    return defaults
+
+
 def with_settings_defaults(markdown: str) -> str:
     """The settings table with a Default column from `Settings`; a variable that is not a
     `Settings` field (such as ``AMQP_URI_FILE``) has none, so is "(unset)"."""
-    defaults = {f.name.upper(): getattr(Settings(), f.name) for f in dataclasses.fields(Settings)}
+    defaults = settings_defaults()
     lines = markdown.split("\n")
     if SETTINGS_HEADER not in lines:
         log.warning("configuration.md has no settings table (%s)", SETTINGS_HEADER)
@@ -69,7 +88,7 @@ def with_settings_defaults(markdown: str) -> str:
         name_cell, rest = row[1:].split("|", 1)
         name = name_cell.strip().strip("`")
         named.add(name)
-        default = default_text(defaults[name]) if name in defaults else "(unset)"
+        default = defaults.get(name, "(unset)")
         rows.append(f"|{name_cell}| {default} |{rest}")
     for name in sorted(set(defaults) - named):
         log.warning("configuration.md: the setting %s has no row in the settings table", name)

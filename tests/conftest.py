@@ -64,10 +64,13 @@ def cleanup() -> Iterator[Cleanup]:
 @pytest.fixture
 def stack_factory(tmp_path: Path, cleanup: Cleanup) -> StackFactory:
     """``stack_factory(amqp_uri, SETTING="value", ...)``: the service PEXes (packaged by
-    the test's ``runtime_package_dependencies``) as processes, stopped at teardown."""
+    the test's ``runtime_package_dependencies``) as processes, stopped at teardown;
+    `default_metrics_ports` as `PackagedStack` takes it."""
 
-    def make(amqp_uri: str, **settings: str) -> PackagedStack:
-        stack = PackagedStack(Path.cwd(), amqp_uri, tmp_path, settings)
+    def make(
+        amqp_uri: str, *, default_metrics_ports: bool = False, **settings: str
+    ) -> PackagedStack:
+        stack = PackagedStack(Path.cwd(), amqp_uri, tmp_path, settings, default_metrics_ports)
         cleanup(stack.stop_all)
         return stack
 

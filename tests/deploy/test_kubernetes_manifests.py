@@ -19,6 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from harness import default_ports
 from harness.kustomize import KUBERNETES, render
 from harness.rabbitmq_conf import conf_settings
 
@@ -338,7 +339,7 @@ def test_the_prod_overlay_pulls_from_the_registry() -> None:
 def test_every_workload_asks_prometheus_to_scrape_its_metrics_port(overlay: str) -> None:
     resources = render(overlay)
     workloads = by_kind(resources, "Deployment") | by_kind(resources, "StatefulSet")
-    expected_ports = {"gateway": 8000, "calc": 9464, "log": 9464, "rabbitmq": 15692}
+    expected_ports = {"gateway": 8000, **default_ports.METRICS_PORTS, "rabbitmq": 15692}
     for name, workload in workloads.items():
         template = workload["spec"]["template"]
         annotations = template["metadata"]["annotations"]
@@ -352,10 +353,10 @@ def test_every_workload_asks_prometheus_to_scrape_its_metrics_port(overlay: str)
         (container,) = template["spec"]["containers"]
         declared = {p["containerPort"]: p["name"] for p in container["ports"]}
         assert expected_ports[name] in declared, (name, declared)
-        if name in ("calc", "log"):
+        if name in default_ports.METRICS_PORTS:
             env = {e["name"]: e.get("value") for e in container["env"]}
-            assert env["METRICS_PORT"] == "9464", name
-            assert declared[9464] == "metrics", name
+            assert env["METRICS_PORT"] == str(expected_ports[name]), name
+            assert declared[expected_ports[name]] == "metrics", name
 
 
 def test_rabbitmq_loads_the_plugins_compose_mounts() -> None:

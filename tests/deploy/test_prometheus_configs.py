@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from harness import default_ports
 from harness.kustomize import render
 from harness.prerequisites import missing
 
@@ -28,8 +29,9 @@ SWARM_CONFIG = PROMETHEUS / "prometheus.swarm.yml"
 COMPOSE_CLUSTER_CONFIG = PROMETHEUS / "prometheus.cluster.yml"
 SWARM_CLUSTER_CONFIG = PROMETHEUS / "prometheus.swarm.cluster.yml"
 KUBERNETES_CONFIG = PROMETHEUS / "prometheus.kubernetes.yml"
-# The jobs alerts.yml relies on, and the port each serves /metrics on.
-METRICS_PORTS = {"gateway": 8000, "calc": 9464, "log": 9464, "rabbitmq": 15692}
+# The jobs alerts.yml relies on, and the port each serves /metrics on: calc's and log's
+# are their defaults, which the compose and Swarm files set too.
+METRICS_PORTS = {"gateway": 8000, **default_ports.METRICS_PORTS, "rabbitmq": 15692}
 # What Debian's promtool says of a config with Kubernetes discovery: Debian builds
 # Prometheus without it.
 NO_KUBERNETES_SD = "field kubernetes_sd_configs not found"

@@ -14,6 +14,7 @@ import pytest
 from mkdocs.__main__ import cli
 
 from gateway.openapi import openapi_document
+from harness.default_ports import METRICS_PORTS
 from runtime.config import Settings
 
 
@@ -43,7 +44,12 @@ def test_every_page_of_the_navigation_is_built(site: Path) -> None:
 def test_the_configuration_page_shows_each_setting_with_its_default(site: Path) -> None:
     page = (site / "configuration" / "index.html").read_text()
     rows = dict(re.findall(r"<tr>\s*<td><code>([A-Z_]+)</code></td>\s*<td>(.*?)</td>", page))
+    # Each service's main gives its own metrics port; Settings has none.
+    per_service = ", ".join(f"<code>{port}</code> ({s})" for s, port in METRICS_PORTS.items())
+    assert rows.pop("METRICS_PORT") == per_service
     for field in dataclasses.fields(Settings):
+        if field.name == "metrics_port":
+            continue
         default = getattr(Settings(), field.name)
         expected = str(default).lower() if isinstance(default, bool) else str(default)
         expected = f"<code>{expected.removesuffix('.0')}</code>" if expected else "(unset)"

@@ -18,8 +18,9 @@ from pathlib import Path
 import requests
 
 from devstack.rabbit_node import group_alive, server_installed
-from devstack.waiting import free_port
+from devstack.waiting import answers_ok, free_port
 from harness.cleanup import Cleanup
+from harness.default_ports import METRICS_PORTS, hold_default_ports, waits_for_the_default_ports
 from harness.prerequisites import missing
 
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
@@ -31,11 +32,13 @@ def stack(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@waits_for_the_default_ports
 def test_without_an_engine_the_embedded_stack_serves_sums_and_stops_cleanly(
     tmp_path: Path, cleanup: Cleanup
 ) -> None:
     if not server_installed():
         missing("the embedded stack needs rabbitmq-server (apt-get install rabbitmq-server)")
+    hold_default_ports(cleanup)  # calc and log listen on theirs, as a user's stack does
     # The node runs as the rabbitmq user, who cannot enter pytest's private tmp_path.
     state_dir = Path(tempfile.mkdtemp(prefix="stack-test-"))
     state_dir.chmod(0o755)
@@ -59,6 +62,10 @@ def test_without_an_engine_the_embedded_stack_serves_sums_and_stops_cleanly(
     assert url and url.group(1) == f"http://127.0.0.1:{port}", first.stdout
     got = requests.get(url.group(1) + "/sum?numbers=1,2,3", timeout=10)
     assert (got.status_code, got.json()["result"]) == (200, 6)
+    for service, port in METRICS_PORTS.items():
+        logged = (state_dir / "logs" / f"{service}.log").read_text()
+        assert f"metrics on port {port} (/metrics)" in logged, logged
+        assert answers_ok(f"http://127.0.0.1:{port}/metrics")
 
     written = env_file.read_text()
     (password,) = re.findall(r"^BROKER_PASSWORD=(.*)$", written, flags=re.MULTILINE)

@@ -16,16 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from devstack.probes import amqp_ready
-from devstack.processes import SERVICES, ServiceProcess, pex_path
+from devstack.processes import SERVICES, ServiceProcess, metrics_port_env, pex_path
 from devstack.rabbit_node import PrivateNode, group_alive, stop_detached, stop_process_group
-from devstack.waiting import answers_ok, free_port, port_is_free, wait_for
+from devstack.waiting import answers_ok, port_is_free, wait_for
 
 FIRST_BROKER_PORT = 5672
 READY_TIMEOUT = 90
-# .env keys that configure the stack itself rather than the services.
+# .env keys that configure the stack itself, or that it sets for each process, rather
+# than the services.
 STACK_KEYS = frozenset(
     {"BROKER_USER", "BROKER_PASSWORD", "GATEWAY_PORT", "AMQP_URI", "AMQP_URI_FILE",
-     "WEB_SERVER_ADDRESS", "LOG_STORE_PATH"}
+     "WEB_SERVER_ADDRESS", "LOG_STORE_PATH", "METRICS_PORT"}
 )  # fmt: skip
 
 
@@ -148,7 +149,8 @@ class EmbeddedStack:
             key: value for key, value in self.env.items() if key not in STACK_KEYS and key.isupper()
         }
         env.update(
-            METRICS_PORT=str(free_port()),
+            # Each service's first process on its own default port, as the README says.
+            metrics_port_env(keep_default=index == 0),
             AMQP_URI_FILE=str(self.state_dir / "amqp-uri"),
             WEB_SERVER_ADDRESS=f"0.0.0.0:{self.gateway_port}",
             LOG_STORE_PATH=str(self.state_dir / "log-store.sqlite3"),
@@ -157,12 +159,7 @@ class EmbeddedStack:
         label = name if index == 0 else f"{name}-{index + 1}"
         log = self.state_dir / "logs" / f"{label}.log"
         process = ServiceProcess.pex(name, self.pex_dir, env, log, detached=True)
-        return {
-            "pid": process.pid,
-            "pex_sha256": digest,
-            "log": str(process.output_path),
-            "metrics_port": int(env["METRICS_PORT"]),
-        }
+        return {"pid": process.pid, "pex_sha256": digest, "log": str(process.output_path)}
 
     def down(self, report: Report) -> bool:
         """Stop every service, then the node; False if nothing was running."""

@@ -37,6 +37,12 @@ def rss_megabytes(pid: int) -> float:
     return 0.0
 
 
+def metrics_port_env(keep_default: bool) -> dict[str, str]:
+    """``METRICS_PORT`` for one more service process on this machine: none where it may
+    keep its service's own default, else a free port (its replicas share the machine)."""
+    return {} if keep_default else {"METRICS_PORT": str(free_port())}
+
+
 def open_files(pid: int) -> int:
     """How many file descriptors (sockets among them) a process holds now."""
     return len(os.listdir(f"/proc/{pid}/fd"))
@@ -128,13 +134,21 @@ class PackagedStack:
     """The service PEXes of one stack: one broker URI, one gateway port, one log store.
 
     `start` adds a process (replicas too); the caller stops them (`stop_all`), or
-    registers each for cleanup as it starts.
+    registers each for cleanup as it starts. Each process gets a ``METRICS_PORT`` of its
+    own, free now, so that stacks run side by side; with `default_metrics_ports`, each
+    service's first process keeps its service's default instead, as a user runs them.
     """
 
     def __init__(
-        self, pex_dir: Path, amqp_uri: str, workdir: Path, settings: dict[str, str] | None = None
+        self,
+        pex_dir: Path,
+        amqp_uri: str,
+        workdir: Path,
+        settings: dict[str, str] | None = None,
+        default_metrics_ports: bool = False,
     ) -> None:
         self.pex_dir = pex_dir
+        self.default_metrics_ports = default_metrics_ports
         self.workdir = workdir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -150,12 +164,10 @@ class PackagedStack:
         self.processes: list[ServiceProcess] = []
 
     def start(self, service: str) -> ServiceProcess:
-        """Start one more process of `service`; its output goes to ``<service>-<n>.out``.
-
-        Each process gets a ``METRICS_PORT`` of its own (replicas share a machine here).
-        """
-        label = f"{service}-{sum(p.name == service for p in self.processes) + 1}"
-        env = {"METRICS_PORT": str(free_port()), **self.env}
+        """Start one more process of `service`; its output goes to ``<service>-<n>.out``."""
+        index = sum(p.name == service for p in self.processes)
+        label = f"{service}-{index + 1}"
+        env = {**metrics_port_env(self.default_metrics_ports and index == 0), **self.env}
         process = ServiceProcess.pex(service, self.pex_dir, env, self.workdir / f"{label}.out")
         self.processes.append(process)
         return process

@@ -43,11 +43,13 @@ def monkey_patch() -> None:
     prometheus_client.metrics.Lock = real_lock  # type: ignore[attr-defined]
 
 
-def run(service_path: str) -> None:
+def run(service_path: str, metrics_port: int = 0) -> None:
     """Act on ``sys.argv`` for the service class at ``"package.module:Class"``.
 
     The class is imported by name only after monkey-patching; a service's BUILD
     file lists its module as an explicit dependency of the PEX for that reason.
+    `metrics_port` is the service's own default ``METRICS_PORT`` (see
+    `runtime.config.config_from_env`).
     """
     command = sys.argv[1] if len(sys.argv) > 1 else "run"
     if command not in ("run", "healthcheck", "shell") or len(sys.argv) > 2:
@@ -60,7 +62,7 @@ def run(service_path: str) -> None:
     from runtime.errors import ConfigError
 
     try:
-        config = config_from_env()
+        config = config_from_env(metrics_port=metrics_port)
     except ConfigError as exc:
         sys.exit(f"{service_cls.name}: invalid configuration: {exc}")
     settings = Settings.from_config(config)

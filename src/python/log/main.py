@@ -2,6 +2,9 @@
 
 from launch import boot
 
+# Where log serves /metrics unless METRICS_PORT says otherwise; calc has its own.
+METRICS_PORT = 9465
+
 
 def main() -> None:
-    boot.run("log.service:LogService")
+    boot.run("log.service:LogService", metrics_port=METRICS_PORT)

@@ -47,7 +47,7 @@ class Settings:
     access_log: bool = False
     max_workers: int = 32
     heartbeat: int = 30
-    metrics_port: int = 9464
+    metrics_port: int = 0  # none, unless the service has a default of its own (config_from_env)
     queue_type: str = "classic"
     delivery_limit: int = 5
 
@@ -109,13 +109,17 @@ def config_key(field_name: str) -> str:
     return field_name.upper()
 
 
-def config_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+def config_from_env(
+    environ: Mapping[str, str] = os.environ, metrics_port: int = 0
+) -> dict[str, Any]:
     """Build the Nameko config dict from environment variables over the defaults.
 
+    `metrics_port` is the service's own default ``METRICS_PORT`` (0: none): each service
+    without HTTP has one, so that the services' defaults never collide on one host.
     ``AMQP_URI_FILE`` names a file holding the URI instead (a Docker or Kubernetes
     secret), so the broker password need not be in the environment at all.
     """
-    config = Settings().to_config()
+    config = Settings(metrics_port=metrics_port).to_config()
     for field in dataclasses.fields(Settings):
         name = field.name.upper()
         if environ.get(name):

@@ -28,6 +28,13 @@ def test_env_vars_override_defaults_and_are_typed() -> None:
     assert config[MAX_WORKERS_CONFIG_KEY] == 8
 
 
+def test_the_service_s_own_metrics_port_is_a_default_that_the_env_overrides() -> None:
+    assert config_from_env({})["METRICS_PORT"] == 0
+    assert config_from_env({}, metrics_port=9465)["METRICS_PORT"] == 9465
+    assert config_from_env({"METRICS_PORT": "9500"}, metrics_port=9465)["METRICS_PORT"] == 9500
+    assert config_from_env({"METRICS_PORT": "0"}, metrics_port=9465)["METRICS_PORT"] == 0
+
+
 def test_nameko_reads_its_own_keys_from_the_same_names() -> None:
     settings = Settings(heartbeat=7)
     assert settings.to_config()[HEARTBEAT_CONFIG_KEY] == 7

@@ -12,6 +12,17 @@ class ConfigError(Exception):
     """A setting has a value the service cannot run with."""
 
 
+class PortUnavailable(ConfigError):
+    """The port a setting names cannot be listened on: most often another process holds it.
+
+    What a user needs is the setting to change, not the traceback of the bind: the
+    service says that in one log line and exits (`launch.runner`).
+    """
+
+    def __init__(self, setting: str, address: str, error: OSError) -> None:
+        super().__init__(f"cannot listen on {address} ({error.strerror}): change {setting}")
+
+
 class ServiceError(Exception):
     """An expected failure, with a machine-readable ``code`` and a human message.
 
