@@ -24,6 +24,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from web.errors import TOO_MANY_REQUESTS, UNAUTHORIZED
 from web.responses import JsonResponse, error_response
 
 MAX_TRACKED_CLIENTS = 100_000
@@ -126,13 +127,13 @@ class Guard:
             name = self.keys.identify(environ)
             if name is None:
                 return None, error_response(
-                    401, "unauthorized", "this API needs a valid API key",
+                    UNAUTHORIZED, "this API needs a valid API key",
                     [("WWW-Authenticate", 'Bearer realm="nameko-stack"')],
                 )  # fmt: skip
         wait = self.limiter.retry_after(name or environ.get("REMOTE_ADDR", ""))
         if wait:
             return name, error_response(
-                429, "too_many_requests", f"over the rate limit; retry in {wait}s",
+                TOO_MANY_REQUESTS, f"over the rate limit; retry in {wait}s",
                 [("Retry-After", str(wait))],
             )  # fmt: skip
         return name, None
