@@ -18,7 +18,7 @@ class InvalidNumbers(ServiceError, code="invalid_numbers", http_status=400):
 
 @deserialize_to_instance
 class ResultOutOfRange(ServiceError, code="out_of_range", http_status=400):
-    """The exact result exists but cannot be represented (a float overflow, say)."""
+    """The exact result exists but cannot be returned (an integer too long to print)."""
 
 
 @deserialize_to_instance
