@@ -24,3 +24,10 @@ class ResultOutOfRange(ServiceError, code="out_of_range", http_status=400):
 @deserialize_to_instance
 class InvalidArgument(ServiceError, code="invalid_argument", http_status=400):
     """An argument other than the numbers is out of its allowed range."""
+
+
+SUM_ERRORS = (InvalidNumbers, ResultOutOfRange)
+"""What ``calc.sum`` raises to its caller."""
+
+RECENT_ERRORS = (InvalidArgument,)
+"""What ``log.recent`` (and ``log.dead_letters``) raise to their caller."""

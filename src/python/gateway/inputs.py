@@ -10,11 +10,17 @@ from werkzeug.datastructures import MultiDict
 
 from domain.errors import InvalidNumbers
 from domain.numbers import Number, validate_numbers
-from web.errors import ErrorKind, HttpError
+from web.errors import ErrorKind, HttpError, kind_of
 
 MISSING_NUMBERS = ErrorKind(400, "missing_numbers")
 INVALID_BODY = ErrorKind(400, "invalid_body")
 INVALID_LIMIT = ErrorKind(400, "invalid_limit")
+QUERY_ERRORS = (MISSING_NUMBERS, kind_of(InvalidNumbers))
+"""What `numbers_from_query` raises."""
+BODY_ERRORS = (INVALID_BODY, MISSING_NUMBERS, kind_of(InvalidNumbers))
+"""What `numbers_from_body` raises."""
+LIMIT_ERRORS = (INVALID_LIMIT,)
+"""What `logs_limit` raises."""
 
 # Plain decimal notation only: no "nan", "inf", hex, or Python's "1_000".
 _INTEGER = re.compile(r"[+-]?[0-9]+")

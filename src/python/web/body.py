@@ -30,6 +30,9 @@ from web.errors import (
     HttpError,
 )
 
+JSON_BODY_ERRORS = (UNSUPPORTED_MEDIA_TYPE, INVALID_JSON, PAYLOAD_TOO_LARGE, REQUEST_TIMEOUT)
+"""What `read_json` raises."""
+
 # Sent when the rest of the body is not worth reading: the server then closes the
 # connection instead of draining it.
 _CLOSE = [("Connection", "close")]

@@ -69,3 +69,17 @@ TOO_MANY_REQUESTS = ErrorKind(429, "too_many_requests")
 # Reading a JSON body answers these, besides a body too large or too slow (`web.body`).
 UNSUPPORTED_MEDIA_TYPE = ErrorKind(415, "unsupported_media_type")
 INVALID_JSON = ErrorKind(400, "invalid_json")
+
+ANY_REQUEST = (
+    BAD_REQUEST,
+    URI_TOO_LONG,
+    HEADER_TOO_LARGE,
+    HTTP_VERSION_NOT_SUPPORTED,
+    TOO_MANY_CONNECTIONS,
+    INTERNAL_ERROR,
+    SHUTTING_DOWN,
+    PAYLOAD_TOO_LARGE,
+    REQUEST_TIMEOUT,
+)
+"""What any request may be answered, whatever its route: a route that reads no body
+still has one it was sent buffered, within the same limits."""

@@ -24,7 +24,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from web.errors import TOO_MANY_REQUESTS, UNAUTHORIZED
+from runtime.config import Settings
+from web.errors import TOO_MANY_REQUESTS, UNAUTHORIZED, ErrorKind
 from web.responses import JsonResponse, error_response
 
 MAX_TRACKED_CLIENTS = 100_000
@@ -137,3 +138,10 @@ class Guard:
                 [("Retry-After", str(wait))],
             )  # fmt: skip
         return name, None
+
+
+def guard_errors(settings: Settings) -> tuple[ErrorKind, ...]:
+    """What `Guard.refusal` answers under `settings`: a missing key only where keys are
+    required, a wait only where a rate is set."""
+    keys = (UNAUTHORIZED,) if settings.api_keys_file else ()
+    return keys + ((TOO_MANY_REQUESTS,) if settings.rate_limit > 0 else ())
