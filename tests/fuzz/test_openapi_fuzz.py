@@ -1,21 +1,24 @@
 """Thousands of generated requests, valid and invalid, from the gateway's /openapi.json.
 
-For each operation schemathesis generates requests that follow the document and
-requests that break it, and checks every answer: never a 5xx, status codes, content
-types, headers and bodies as documented (so every 4xx carries the JSON error body),
-and no stack trace or internal name in any body. Afterwards the gateway must still be
-healthy and ready.
+For each operation schemathesis sends the document's examples, requests that follow the
+document and requests that break it, and runs every one of its checks on every answer:
+a request the document allows is not refused, one it forbids is; never a 5xx; status
+codes, content types, headers and bodies as documented, each error code among those the
+document lists for that operation and status. No body may show a stack trace or an
+internal name. Afterwards the gateway must still be healthy and ready.
 """
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from calc.service import CalcService
 from gateway.service import GatewayService
@@ -23,7 +26,19 @@ from harness.inprocess import RunningServices, ServicesFactory
 from log.service import LogService
 
 EXAMPLES_PER_OPERATION = 1000
-sent: list[int] = []  # status of every generated request, for the final check
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one generated request was answered, for the checks after fuzzing."""
+
+    operation: str  # e.g. "GET /sum"
+    query: dict[str, list[str]]
+    status: int
+    body: Any
+
+
+answers: list[Answer] = []
 LEAKS = (
     "Traceback",
     'File "',
@@ -66,22 +81,43 @@ schema = schemathesis.pytest.from_fixture("api")
 )
 def test_generated_requests_get_documented_answers_and_never_a_5xx(case: Any) -> None:
     response = case.call(timeout=10)
-    sent.append(response.status_code)
-    # Every check but one: some requests the document allows are still refused with a
-    # 400, because no JSON schema can say "the exact sum must fit a float" or "the
-    # comma-separated list must hold numbers".
-    case.validate_response(response, excluded_checks=[positive_data_acceptance])
+    case.validate_response(response)  # every check the tool has: none is excluded
+    query = parse_qs(urlsplit(response.request.url).query, keep_blank_values=True)
+    # By the method sent: the tool also sends an operation's request with other methods.
+    operation = f"{response.request.method} {case.operation.path}"
+    body = response.json()
+    answers.append(Answer(operation, query, response.status_code, body))
     assert response.status_code < 500, response.text
     if 400 <= response.status_code < 500:
-        error = response.json()["error"]
-        assert error["code"] and error["message"]
+        assert body["error"]["code"] and body["error"]["message"]
     for leak in LEAKS:
         assert leak not in response.text, (leak, response.text)
 
 
+def test_sums_past_the_largest_float_were_sent_and_answered() -> None:
+    # The document's examples send one to each operation: the answer is the integer
+    # nearest to the exact sum, and the checks above found it as documented.
+    answered = {
+        answer.operation
+        for answer in answers
+        if answer.operation.endswith(" /sum")
+        and answer.status == 200
+        and abs(answer.body["result"]) > sys.float_info.max
+    }
+    assert answered == {"GET /sum", "POST /sum"}
+
+
+def test_an_empty_query_value_was_sent_and_refused_as_documented() -> None:
+    # The document's minItems forbids it, so the checks above expected a refusal.
+    empty = [a for a in answers if a.operation == "GET /sum" and a.query.get("numbers") == [""]]
+    assert empty, "no GET /sum?numbers= was generated"
+    assert {(a.status, a.body["error"]["code"]) for a in empty} == {(400, "missing_numbers")}
+
+
 def test_the_gateway_is_healthy_after_fuzzing(stack: RunningServices) -> None:
-    assert len(sent) >= 2000, f"only {len(sent)} generated requests"
-    assert any(400 <= status < 500 for status in sent) and 200 in sent
+    assert len(answers) >= 2000, f"only {len(answers)} generated requests"
+    statuses = {answer.status for answer in answers}
+    assert any(400 <= status < 500 for status in statuses) and 200 in statuses
     assert requests.get(stack.base_url + "/ready", timeout=10).status_code == 200
     response = requests.post(stack.base_url + "/sum", json={"numbers": [1, 2]}, timeout=10)
     assert response.json()["result"] == 3

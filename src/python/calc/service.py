@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from calc.summing import exact_sum
-from domain.errors import InvalidNumbers, ResultOutOfRange
+from domain.errors import SUM_ERRORS
 from domain.numbers import Number, validate_numbers
 from launch import health
 from messaging.rpc import rpc
@@ -25,7 +25,7 @@ class CalcService(health.Pingable):
     request_id: str | None = RequestContext()
     telemetry = Telemetry()
 
-    @rpc(expected_exceptions=(InvalidNumbers, ResultOutOfRange))
+    @rpc(expected_exceptions=SUM_ERRORS)
     def sum(self, numbers: object) -> Number:
         """The exact sum of `numbers` (see `calc.summing.exact_sum`)."""
         valid = validate_numbers(numbers, self.settings.max_numbers)

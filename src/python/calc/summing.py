@@ -1,4 +1,9 @@
-"""Exact sums: integers of any size exactly, floats correctly rounded."""
+"""Exact sums: integers of any size exactly, floats correctly rounded.
+
+A JSON number has no range, and integers already come back at any size: so a sum past
+the largest float is answered as the nearest integer, never refused for the float's
+sake. Only a sum too long to print is refused.
+"""
 
 from __future__ import annotations
 
@@ -22,14 +27,12 @@ def exact_sum(numbers: Sequence[Number]) -> Number:
 
     All integers: the exact integer sum. Any float: the float nearest to the exact
     real sum (``math.fsum`` semantics, so ``[1e16, 1.0, -1e16]`` gives ``1.0``), even
-    where fsum itself would overflow in between or lose digits of huge integers.
+    where fsum itself would overflow in between or lose digits of huge integers; past
+    the largest float, where no float is near, the integer nearest to it.
     """
     integers = [n for n in numbers if type(n) is int]
     if len(integers) == len(numbers):
-        total = sum(integers)
-        if abs(total).bit_length() > MAX_RESULT_BITS:
-            raise ResultOutOfRange("the sum has too many digits to return")
-        return total
+        return _printable(sum(integers))
     if all(isinstance(n, float) or abs(n) <= _EXACT_FLOAT_INT for n in numbers):
         try:
             result = math.fsum(numbers)
@@ -41,9 +44,15 @@ def exact_sum(numbers: Sequence[Number]) -> Number:
     return _rounded_exact_sum(numbers)
 
 
-def _rounded_exact_sum(numbers: Sequence[Number]) -> float:
+def _rounded_exact_sum(numbers: Sequence[Number]) -> Number:
     exact = sum((Fraction(n) for n in numbers), Fraction(0))
     try:
         return float(exact)  # int / int true division is correctly rounded
     except OverflowError:
-        raise ResultOutOfRange("the sum is too large for a floating-point number") from None
+        return _printable(round(exact))
+
+
+def _printable(total: int) -> int:
+    if abs(total).bit_length() > MAX_RESULT_BITS:
+        raise ResultOutOfRange("the sum has too many digits to return")
+    return total

@@ -36,11 +36,17 @@ def test_an_intermediate_overflow_does_not_hide_a_representable_sum() -> None:
     )
 
 
-def test_a_float_sum_beyond_the_float_range_is_out_of_range() -> None:
+def test_a_float_sum_beyond_the_float_range_is_the_nearest_integer() -> None:
+    largest = int(sys.float_info.max)
+    assert exact_sum([sys.float_info.max, sys.float_info.max]) == 2 * largest
+    assert exact_sum([-sys.float_info.max, -sys.float_info.max]) == -2 * largest
+    assert exact_sum([10**400, 1.25]) == 10**400 + 1
+    assert exact_sum([10**400, 1.75]) == 10**400 + 2
+
+
+def test_a_mixed_sum_too_long_to_print_is_out_of_range() -> None:
     with pytest.raises(ResultOutOfRange):
-        exact_sum([sys.float_info.max, sys.float_info.max])
-    with pytest.raises(ResultOutOfRange):
-        exact_sum([10**400, 1.5])
+        exact_sum([2**MAX_RESULT_BITS, 0.5])
 
 
 def test_an_integer_sum_too_long_to_print_is_out_of_range() -> None:

@@ -18,9 +18,16 @@ class InvalidNumbers(ServiceError, code="invalid_numbers", http_status=400):
 
 @deserialize_to_instance
 class ResultOutOfRange(ServiceError, code="out_of_range", http_status=400):
-    """The exact result exists but cannot be represented (a float overflow, say)."""
+    """The exact result exists but cannot be returned (an integer too long to print)."""
 
 
 @deserialize_to_instance
 class InvalidArgument(ServiceError, code="invalid_argument", http_status=400):
     """An argument other than the numbers is out of its allowed range."""
+
+
+SUM_ERRORS = (InvalidNumbers, ResultOutOfRange)
+"""What ``calc.sum`` raises to its caller."""
+
+RECENT_ERRORS = (InvalidArgument,)
+"""What ``log.recent`` (and ``log.dead_letters``) raise to their caller."""

@@ -1,48 +1,59 @@
 """The gateway's API as an OpenAPI 3.0 document, served at ``GET /openapi.json``.
 
-Generated from the running settings, so its limits are the ones the gateway enforces.
-The fuzz tests drive the API from this document, which keeps it honest.
+Generated from the running settings, so its limits are the ones the gateway enforces,
+and from the kinds of failure each operation's code raises, so its error codes are the
+ones it answers. The fuzz tests drive the API from this document, which keeps it honest.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Any, Callable
 
+from domain.errors import RECENT_ERRORS, SUM_ERRORS
+from domain.limits import MAX_LOG_ENTRIES
+from gateway.inputs import BODY_ERRORS, LIMIT_ERRORS, QUERY_ERRORS
+from messaging.errors import CALL_ERRORS, PUBLISH_ERRORS
 from runtime.config import Settings
-
-JSON = "application/json"
-
-_REQUEST_ID = {
-    "X-Request-ID": {
-        "description": "The client's request id if it was safe to echo, else a new one.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-    }
-}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "headers": _REQUEST_ID,
-        "content": {JSON: {"schema": schema}},
-    }
+from web.body import JSON_BODY_ERRORS
+from web.errors import ANY_REQUEST, kind_of
+from web.guard import guard_errors
+from web.openapi import JSON, error_detail, error_responses, json_response
+from web.parser import MAX_REQUEST_LINE
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-_ERROR = _json(_ref("Error"), "An error, with a machine-readable code.")
+# What a sum answers, by example: the fuzz tests send each, with every check.
+_SUMS = (
+    ("exactIntegers", "Integers: their exact sum.", [10**40, 1]),
+    ("roundedFloats", "With a float: the float nearest to the exact sum.", [0.1, 0.2]),
+    (
+        "pastTheLargestFloat",
+        "Past the largest float: the integer nearest to the exact sum.",
+        [sys.float_info.max, sys.float_info.max],
+    ),
+)
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
-    return {str(status): _ERROR for status in statuses} | {"default": _ERROR}
+def _sum_examples(settings: Settings, value: Callable[[list[Any]], Any]) -> dict[str, Any]:
+    """`_SUMS` as OpenAPI examples of a request's `value` of the numbers."""
+    return {
+        name: {"summary": summary, "value": value(numbers)}
+        for name, summary, numbers in _SUMS
+        if len(numbers) <= settings.max_numbers
+    }
 
 
 def openapi_document(settings: Settings) -> dict[str, Any]:
     """The OpenAPI document for a gateway running with `settings`."""
     number = {"type": "number"}
-    sum_result = _json(_ref("SumResult"), "The exact sum.")
+    numbers = {"type": "array", "items": number, "minItems": 1, "maxItems": settings.max_numbers}
+    sum_result = json_response(_ref("SumResult"), "The exact sum.")
+    api = (ANY_REQUEST, guard_errors(settings))
+    sums = (SUM_ERRORS, CALL_ERRORS, PUBLISH_ERRORS)  # calc.sum, then the sum_computed event
     return {
         "openapi": "3.0.3",
         "info": {
@@ -59,21 +70,37 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                             "name": "numbers",
                             "in": "query",
                             "required": True,
-                            "description": "Comma-separated decimal numbers, e.g. 1,2.5,-3",
-                            "schema": {"type": "string"},
+                            "description": (
+                                "Comma-separated decimal numbers, e.g. 1,2.5,-3. The request"
+                                f" line is limited to {MAX_REQUEST_LINE} bytes: POST long lists."
+                            ),
+                            "style": "form",
+                            "explode": False,
+                            "schema": numbers,
+                            "examples": _sum_examples(settings, lambda numbers: numbers),
                         }
                     ],
-                    "responses": {"200": sum_result, **_errors(400, 401, 429, 503, 504)},
+                    "responses": {
+                        "200": sum_result,
+                        **error_responses(*api, QUERY_ERRORS, *sums),
+                    },
                 },
                 "post": {
                     "operationId": "sumFromBody",
                     "requestBody": {
                         "required": True,
-                        "content": {JSON: {"schema": _ref("SumRequest")}},
+                        "content": {
+                            JSON: {
+                                "schema": _ref("SumRequest"),
+                                "examples": _sum_examples(
+                                    settings, lambda numbers: {"numbers": numbers}
+                                ),
+                            }
+                        },
                     },
                     "responses": {
                         "200": sum_result,
-                        **_errors(400, 401, 408, 413, 415, 429, 503, 504),
+                        **error_responses(*api, JSON_BODY_ERRORS, BODY_ERRORS, *sums),
                     },
                 },
             },
@@ -85,12 +112,14 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                             "name": "limit",
                             "in": "query",
                             "required": False,
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LOG_ENTRIES},
                         }
                     ],
                     "responses": {
-                        "200": _json(_ref("LogEntries"), "The newest entries, newest first."),
-                        **_errors(400, 401, 429, 503, 504),
+                        "200": json_response(
+                            _ref("LogEntries"), "The newest entries, newest first."
+                        ),
+                        **error_responses(*api, LIMIT_ERRORS, RECENT_ERRORS, CALL_ERRORS),
                     },
                 }
             },
@@ -98,7 +127,10 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "get": {
                     "operationId": "health",
                     "security": [],  # open to orchestrators
-                    "responses": {"200": _json(_ref("Health"), "The process serves HTTP.")},
+                    "responses": {
+                        "200": json_response(_ref("Health"), "The process serves HTTP."),
+                        **error_responses(ANY_REQUEST),
+                    },
                 }
             },
             "/ready": {
@@ -106,8 +138,11 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "operationId": "ready",
                     "security": [],  # open to orchestrators
                     "responses": {
-                        "200": _json(_ref("Readiness"), "Broker reachable, calc answering."),
-                        "503": _json(_ref("Readiness"), "Not ready, and why."),
+                        "200": json_response(
+                            _ref("Readiness"), "Broker reachable, calc answering."
+                        ),
+                        # Not ready, and why; or refused like any request.
+                        **error_responses(ANY_REQUEST, alternatives={503: _ref("Readiness")}),
                     },
                 }
             },
@@ -115,7 +150,10 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "get": {
                     "operationId": "openapi",
                     "security": [],  # open to orchestrators
-                    "responses": {"200": _json({"type": "object"}, "This document.")},
+                    "responses": {
+                        "200": json_response({"type": "object"}, "This document."),
+                        **error_responses(ANY_REQUEST),
+                    },
                 }
             },
         },
@@ -131,19 +169,22 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["numbers"],
-                    "properties": {
-                        "numbers": {
-                            "type": "array",
-                            "items": number,
-                            "minItems": 1,
-                            "maxItems": settings.max_numbers,
-                        }
-                    },
+                    "properties": {"numbers": numbers},
                 },
                 "SumResult": {
                     "type": "object",
                     "required": ["result", "request_id"],
-                    "properties": {"result": number, "request_id": {"type": "string"}},
+                    "properties": {
+                        "result": {
+                            "type": "number",
+                            "description": (
+                                "Integers only: their exact sum. With a float: the float"
+                                " nearest to the exact sum, or past the largest float, the"
+                                " integer nearest to it."
+                            ),
+                        },
+                        "request_id": {"type": "string"},
+                    },
                 },
                 "LogEntries": {
                     "type": "object",
@@ -176,17 +217,11 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "Readiness": {
                     "type": "object",
                     "required": ["ready"],
-                    "properties": {"ready": {"type": "boolean"}, "reason": _ref("ErrorDetail")},
-                },
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": _ref("ErrorDetail")},
-                },
-                "ErrorDetail": {
-                    "type": "object",
-                    "required": ["code", "message"],
-                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    "properties": {
+                        "ready": {"type": "boolean"},
+                        # Why calc.ping failed.
+                        "reason": error_detail(kind_of(error).code for error in CALL_ERRORS),
+                    },
                 },
             },
         },

@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from domain.errors import InvalidArgument
+from domain.errors import RECENT_ERRORS, InvalidArgument
 from domain.events import SUM_COMPUTED, InvalidEvent, SumComputed
 from domain.limits import MAX_LOG_ENTRIES
 from launch import health
@@ -57,7 +57,7 @@ class LogService(health.Pingable):
             DUPLICATES.inc()
             _log.info("duplicate event %s ignored", entry.event_id)
 
-    @rpc(expected_exceptions=InvalidArgument)
+    @rpc(expected_exceptions=RECENT_ERRORS)
     def dead_letters(self, limit: int = 20) -> list[dict[str, Any]]:
         """The oldest `limit` dead letters (1 to 1000): their queue, reason and count."""
         check_limit(limit)
@@ -69,7 +69,7 @@ class LogService(health.Pingable):
         letter = replay(self.settings, message_id)
         return letter.as_dict() if letter is not None else None
 
-    @rpc(expected_exceptions=InvalidArgument)
+    @rpc(expected_exceptions=RECENT_ERRORS)
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest `limit` entries (1 to 1000), newest first."""
         check_limit(limit)

@@ -41,3 +41,10 @@ class EventNotStored(MessagingError, code="event_not_stored", http_status=503):
 class Unprocessable(Exception):
     """A message that can never be handled (it does not match its schema, say): an event
     handler that raises it has its event dead-lettered at once, never redelivered."""
+
+
+CALL_ERRORS = (BrokerUnavailable, ServiceUnavailable, CallTimeout)
+"""What an RPC call raises besides the errors of the method it calls."""
+
+PUBLISH_ERRORS = (BrokerUnavailable, EventNotStored)
+"""What publishing a confirmed event raises."""

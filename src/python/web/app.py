@@ -39,7 +39,7 @@ from runtime.request_id import (
 )
 from runtime.signatures import CheckedOncePerShape
 from web.body import buffer_body, has_body
-from web.errors import HttpError
+from web.errors import INTERNAL_ERROR, PAYLOAD_TOO_LARGE, SHUTTING_DOWN, HttpError, kind_of
 from web.guard import ApiKeys, Guard, RateLimiter
 from web.responses import (
     JsonResponse,
@@ -112,8 +112,7 @@ class JsonWsgiApp(WsgiApp):
         """The route template that answered (or ``"unmatched"``), and its response."""
         if self.server.draining:
             return UNMATCHED, error_response(
-                503,
-                "shutting_down",
+                SHUTTING_DOWN,
                 "this instance is shutting down; retry",
                 [("Connection", "close"), ("Retry-After", "1")],
             )
@@ -122,8 +121,7 @@ class JsonWsgiApp(WsgiApp):
             # Refuse from the header alone; closing the connection spares the
             # server from reading (or discarding) the body at all.
             return UNMATCHED, error_response(
-                413,
-                "payload_too_large",
+                PAYLOAD_TOO_LARGE,
                 f"request bodies are limited to {self.max_body_bytes} bytes",
                 [("Connection", "close")],
             )
@@ -278,12 +276,12 @@ class JsonHttp(CheckedOncePerShape, HttpRequestHandler):
         if isinstance(exc, HttpError):
             return from_http_error(exc)
         if isinstance(exc, ServiceError):
-            return error_response(exc.http_status, exc.code, exc.message)
+            return error_response(kind_of(type(exc)), exc.message)
         if isinstance(exc, HTTPException):
             return from_http_exception(exc)
         # The traceback goes to the log only: bodies never show internals.
         _log.error("unhandled error in %s", self.method_name, exc_info=exc)
-        return error_response(500, "internal_error", "the request failed unexpectedly")
+        return error_response(INTERNAL_ERROR, "the request failed unexpectedly")
 
 
 json_http = JsonHttp.decorator

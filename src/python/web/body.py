@@ -22,7 +22,16 @@ from typing import Any
 import eventlet
 from werkzeug.wrappers import Request
 
-from web.errors import HttpError
+from web.errors import (
+    INVALID_JSON,
+    PAYLOAD_TOO_LARGE,
+    REQUEST_TIMEOUT,
+    UNSUPPORTED_MEDIA_TYPE,
+    HttpError,
+)
+
+JSON_BODY_ERRORS = (UNSUPPORTED_MEDIA_TYPE, INVALID_JSON, PAYLOAD_TOO_LARGE, REQUEST_TIMEOUT)
+"""What `read_json` raises."""
 
 # Sent when the rest of the body is not worth reading: the server then closes the
 # connection instead of draining it.
@@ -36,24 +45,24 @@ def read_json(request: Request, max_bytes: int, timeout: float) -> Any:
     alone would let a client that drips a byte at a time hold the request forever.
     """
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
-        raise HttpError(415, "unsupported_media_type", "send the body as application/json")
+        raise HttpError(UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
     raw = read_body(request.environ, max_bytes, timeout)
     if not raw:
-        raise HttpError(400, "invalid_json", "the request body is empty")
+        raise HttpError(INVALID_JSON, "the request body is empty")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise HttpError(400, "invalid_json", "the request body is not valid UTF-8") from None
+        raise HttpError(INVALID_JSON, "the request body is not valid UTF-8") from None
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except RecursionError:
-        raise HttpError(400, "invalid_json", "the JSON document is nested too deeply") from None
+        raise HttpError(INVALID_JSON, "the JSON document is nested too deeply") from None
     except json.JSONDecodeError as exc:
-        raise HttpError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+        raise HttpError(INVALID_JSON, f"the body is not valid JSON: {exc}") from None
     except ValueError as exc:
         # Our own rejections, and integers past Python's digit limit (CVE-2020-10735).
         reason = "an integer has too many digits" if "digits" in str(exc) else str(exc)
-        raise HttpError(400, "invalid_json", f"the body is not valid JSON: {reason}") from None
+        raise HttpError(INVALID_JSON, f"the body is not valid JSON: {reason}") from None
 
 
 def has_body(environ: dict[str, Any]) -> bool:
@@ -79,11 +88,11 @@ def read_body(environ: dict[str, Any], max_bytes: int, timeout: float) -> bytes:
             body = _read_up_to(stream, length if length is not None else max_bytes + 1)
     except (TimeoutError, socket.timeout):
         raise HttpError(
-            408, "request_timeout", f"the request body did not arrive within {timeout:g}s", _CLOSE
+            REQUEST_TIMEOUT, f"the request body did not arrive within {timeout:g}s", _CLOSE
         ) from None
     if len(body) > max_bytes:
         raise HttpError(
-            413, "payload_too_large", f"request bodies are limited to {max_bytes} bytes", _CLOSE
+            PAYLOAD_TOO_LARGE, f"request bodies are limited to {max_bytes} bytes", _CLOSE
         )
     return body
 

@@ -24,6 +24,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from runtime.config import Settings
+from web.errors import TOO_MANY_REQUESTS, UNAUTHORIZED, ErrorKind
 from web.responses import JsonResponse, error_response
 
 MAX_TRACKED_CLIENTS = 100_000
@@ -126,13 +128,20 @@ class Guard:
             name = self.keys.identify(environ)
             if name is None:
                 return None, error_response(
-                    401, "unauthorized", "this API needs a valid API key",
+                    UNAUTHORIZED, "this API needs a valid API key",
                     [("WWW-Authenticate", 'Bearer realm="nameko-stack"')],
                 )  # fmt: skip
         wait = self.limiter.retry_after(name or environ.get("REMOTE_ADDR", ""))
         if wait:
             return name, error_response(
-                429, "too_many_requests", f"over the rate limit; retry in {wait}s",
+                TOO_MANY_REQUESTS, f"over the rate limit; retry in {wait}s",
                 [("Retry-After", str(wait))],
             )  # fmt: skip
         return name, None
+
+
+def guard_errors(settings: Settings) -> tuple[ErrorKind, ...]:
+    """What `Guard.refusal` answers under `settings`: a missing key only where keys are
+    required, a wait only where a rate is set."""
+    keys = (UNAUTHORIZED,) if settings.api_keys_file else ()
+    return keys + ((TOO_MANY_REQUESTS,) if settings.rate_limit > 0 else ())

@@ -18,6 +18,12 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from runtime.request_id import new_request_id
+from web.errors import (
+    HEADER_TOO_LARGE,
+    HTTP_VERSION_NOT_SUPPORTED,
+    URI_TOO_LONG,
+    HttpError,
+)
 from web.request import Request, RequestSource
 
 # eventlet.wsgi's limits (MAX_REQUEST_LINE, MAX_HEADER_LINE, MAX_TOTAL_HEADER_SIZE).
@@ -26,14 +32,9 @@ MAX_HEADER_LINE = 8192
 MAX_TOTAL_HEADER_SIZE = 65536
 
 
-class Refusal(Exception):
-    """A request the server answers itself, e.g. ``Refusal(414, "uri_too_long", ...)``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class Refusal(HttpError):
+    """A request the server answers itself, e.g. ``Refusal(URI_TOO_LONG, ...)``: always
+    with ``Connection: close``, so it has no headers of its own."""
 
     def response(self) -> bytes:
         """The whole answer: the API's JSON error body, a fresh request id, and close."""
@@ -48,7 +49,7 @@ class Refusal(Exception):
 
 
 def unsupported_version() -> Refusal:
-    return Refusal(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported")
+    return Refusal(HTTP_VERSION_NOT_SUPPORTED, "only HTTP/1.0 and HTTP/1.1 are supported")
 
 
 class RequestParser:
@@ -100,7 +101,7 @@ class RequestParser:
         else:
             self._partial_line += len(data)
         if self._partial_line >= MAX_HEADER_LINE:
-            raise Refusal(431, "header_too_large", "a request header line is too long")
+            raise Refusal(HEADER_TOO_LARGE, "a request header line is too long")
 
     # httptools callbacks: each runs inside feed_data.
 
@@ -115,15 +116,15 @@ class RequestParser:
         # The request line is the method, the URL, " HTTP/1.1" and CRLF.
         if len(self._url) > MAX_REQUEST_LINE - 32:
             if len(self._parser.get_method()) + len(self._url) + 11 >= MAX_REQUEST_LINE:
-                raise Refusal(414, "uri_too_long", "the request line is too long")
+                raise Refusal(URI_TOO_LONG, "the request line is too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         size = len(name) + len(value) + 4
         if size >= MAX_HEADER_LINE:
-            raise Refusal(431, "header_too_large", "a request header line is too long")
+            raise Refusal(HEADER_TOO_LARGE, "a request header line is too long")
         self._header_bytes += size
         if self._header_bytes > MAX_TOTAL_HEADER_SIZE:
-            raise Refusal(431, "header_too_large", "the request headers are too large")
+            raise Refusal(HEADER_TOO_LARGE, "the request headers are too large")
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:

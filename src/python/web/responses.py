@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
-from web.errors import HttpError
+from web.errors import ErrorKind, HttpError
 
 
 class JsonResponse:
@@ -51,9 +51,10 @@ def _status_line(status: int) -> str:
 
 
 def error_response(
-    status: int, code: str, message: str, headers: Iterable[tuple[str, str]] = ()
+    kind: ErrorKind, message: str, headers: Iterable[tuple[str, str]] = ()
 ) -> JsonResponse:
-    return JsonResponse(status, {"error": {"code": code, "message": message}}, headers)
+    body = {"error": {"code": kind.code, "message": message}}
+    return JsonResponse(kind.http_status, body, headers)
 
 
 def from_http_exception(exc: HTTPException) -> JsonResponse:
@@ -61,8 +62,8 @@ def from_http_exception(exc: HTTPException) -> JsonResponse:
     headers = []
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         headers.append(("Allow", ", ".join(sorted(exc.valid_methods))))
-    return error_response(exc.code or 500, code, exc.description or exc.name, headers)
+    return error_response(ErrorKind(exc.code or 500, code), exc.description or exc.name, headers)
 
 
 def from_http_error(exc: HttpError) -> JsonResponse:
-    return error_response(exc.status, exc.code, exc.message, exc.headers)
+    return error_response(exc.kind, exc.message, exc.headers)

@@ -27,6 +27,7 @@ import httptools
 from eventlet import greenio
 from prometheus_client import Counter, Gauge
 
+from web.errors import BAD_REQUEST, INTERNAL_ERROR, TOO_MANY_CONNECTIONS
 from web.parser import Refusal, RequestParser, connection_environ, unsupported_version
 from web.request import Request
 
@@ -99,7 +100,7 @@ class HttpServer:
             self._starting += 1
             return True
         REFUSED_CONNECTIONS.inc()
-        refusal = Refusal(503, "too_many_connections", "every connection is busy; retry")
+        refusal = Refusal(TOO_MANY_CONNECTIONS, "every connection is busy; retry")
         try:
             sock.sendall(refusal.response())  # a fresh socket's send buffer takes it
         except OSError:
@@ -227,7 +228,7 @@ class Connection:
             if self._parser.http_version not in ("0.0", "1.0", "1.1"):
                 self._refuse(unsupported_version())
             else:
-                self._refuse(Refusal(400, "bad_request", f"malformed request: {exc}"))
+                self._refuse(Refusal(BAD_REQUEST, f"malformed request: {exc}"))
         except Refusal as refusal:
             self._refuse(refusal)
 
@@ -264,7 +265,7 @@ class Connection:
         except (Exception, eventlet.Timeout):
             _log.error("the WSGI app failed on %s", request.raw_uri, exc_info=True)
             if not request.head_sent:
-                error = Refusal(500, "internal_error", "the request failed unexpectedly")
+                error = Refusal(INTERNAL_ERROR, "the request failed unexpectedly")
                 self.sock.sendall(error.response())
             return False
         finally:
