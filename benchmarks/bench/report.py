@@ -66,5 +66,12 @@ def print_table(results: dict[str, Any], previous: dict[str, Any] | None) -> Non
         if cpu:
             costs = ", ".join(f"{name} {seconds:.2f}" for name, seconds in cpu.items())
             print(f"    CPU s per 1000 requests: {costs}")
-    for key, value in results.get("summary", {}).items():
+    summary = dict(results.get("summary", {}))
+    targets = summary.pop("targets", {})
+    for key, value in summary.items():
         print(f"{key}: {value}")
+    if targets:
+        print("\nperformance targets (ratios of this run):")
+    for name, judged in targets.items():
+        verdict = "met" if judged["met"] else "not met"
+        print(f"  {name}: {judged['value']} (target {judged['target']}): {verdict}")

@@ -74,10 +74,35 @@ GUARD_KEY = "benchmark-key-0123456789abcdef"
 NAIVE = Reference(
     "naive", {"calc": ("NaiveCalc",), "log": ("NaiveLog",), "gateway": ("NaiveGateway",)}, 430
 )
+BARE = Reference("bare", {"nameko": ("BareGateway",)}, 4800)
 REFERENCES = (
     NAIVE,
     Reference("naive-1proc", {"nameko": ("NaiveCalc", "NaiveLog", "NaiveGateway")}, 570),
-    Reference("bare", {"nameko": ("BareGateway",)}, 4800),
+    BARE,
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A ratio of the summary that the performance goals bound: at least `bound`, or at
+    most it (`at_most`). Ratios of one run hold on any machine; absolute figures do not."""
+
+    name: str
+    bound: float
+    at_most: bool = False
+
+    def judged(self, value: float | None) -> dict[str, Any]:
+        met = value is not None and (value <= self.bound if self.at_most else value >= self.bound)
+        return {"value": value, "target": f"{'<=' if self.at_most else '>='} {self.bound:g}",
+                "met": met}  # fmt: skip
+
+
+TARGETS = (
+    Target("tracing / project req/s, GET /sum c=32", 0.85),
+    Target("cluster / project req/s, GET /sum c=32", 0.8),
+    Target("project p50 / raw round trip p50, GET /sum c=1", 3.0, at_most=True),
+    Target("project / naive Nameko, GET /sum c=32", 4.5),
+    Target("project / bare Nameko handler, GET /sum c=32", 0.6),
 )
 
 
@@ -448,6 +473,9 @@ def summarize(results: dict[str, Any]) -> None:
             b = median_of(second, endpoint, connections, "requests_per_second")
             if mine and a and b:
                 summary[f"{first} / {second} req/s, {endpoint} c={connections}"] = round(a / b, 3)
+    bare = median_of(BARE.name, "GET /sum", 32, "requests_per_second")
+    if project and bare:
+        summary["project / bare Nameko handler, GET /sum c=32"] = round(project / bare, 3)
     if project and naive:
         summary["project / naive Nameko, GET /sum c=32"] = round(project / naive, 2)
         # What the target means here: its 1,500 req/s were set at 3.5x naive Nameko.
@@ -471,4 +499,7 @@ def summarize(results: dict[str, Any]) -> None:
     summary["resident MB after the run"] = results.get("rss_mb")
     summary["runtime image MB"] = results.get("image_mb")
     summary["each log holds one entry per answer"] = results.get("log_checks")
+    summary["targets"] = {
+        target.name: target.judged(summary.get(target.name)) for target in TARGETS
+    }
     results["summary"] = summary

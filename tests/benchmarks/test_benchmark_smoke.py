@@ -56,6 +56,11 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
     assert summary["cluster / project req/s, GET /sum c=32"] > 0
     for name in ("naive", "naive-1proc", "bare"):
         assert summary[f"{name} req/s here / in the target's table"] > 0
+    # Every goal judged, met or not (a smoke run's figures say nothing of which).
+    assert len(summary["targets"]) == 5
+    for name, judged in summary["targets"].items():
+        assert summary[name] == judged["value"] and judged["value"] > 0, name
+        assert judged["met"] in (True, False) and judged["target"][:2] in ("<=", ">=")
     assert 0 < results["ready_seconds"] < 30
     assert set(results["rss_mb"]) == {"calc", "log", "gateway"}
     assert set(results["image_mb"]) in ({"calc", "log", "gateway"}, {"skipped"})
