@@ -48,14 +48,15 @@ def configure(service_name: str, environ: Mapping[str, str] = os.environ) -> boo
     global _provider
     if not wants_tracing(environ):
         return False
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+    from runtime.otlp import OtlpBytesExporter
+
     resource = Resource.create({"service.name": service_name})  # OTEL_RESOURCE_ATTRIBUTES too
     _provider = TracerProvider(resource=resource)
-    _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    _provider.add_span_processor(BatchSpanProcessor(OtlpBytesExporter()))
     trace.set_tracer_provider(_provider)
     return True
 
