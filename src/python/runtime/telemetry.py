@@ -8,7 +8,10 @@ thread: the parent of the calls, publishes and writes the worker makes.
 
 An entrypoint names itself in metrics and spans through two optional attributes:
 ``telemetry_name`` (the HTTP entrypoint uses its route template, ``"GET /sum"``; others
-their method name) and ``telemetry_kind`` (``("rpc", SpanKind.SERVER)`` if absent).
+their method name) and ``telemetry_kind`` (``("rpc", SpanKind.SERVER)`` if absent). One
+whose requests have a span already (the HTTP server's, from the request's arrival to its
+response) hands it over with a ``telemetry_span(worker_ctx)`` method: the worker runs in
+that span, and its owner ends it.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class _Worker:
     started: float
     outcome: str = "unexpected_error"  # until the worker's result says otherwise
     span: Span | None = None
+    owns_span: bool = True
     token: object = None
 
 
@@ -84,20 +88,25 @@ class Telemetry(DependencyProvider):
         kind, span_kind = getattr(entrypoint, "telemetry_kind", ("rpc", SpanKind.SERVER))
         worker = self._workers[worker_ctx] = _Worker(name, kind, time.perf_counter())
         WORKERS_BUSY.inc()
-        if tracing.enabled():
+        if not tracing.enabled():
+            return
+        attributes = {"nameko.service": self.container.service_name, "nameko.entrypoint": name}
+        handed_over = getattr(entrypoint, "telemetry_span", None)
+        worker.span = handed_over(worker_ctx) if handed_over is not None else None
+        if worker.span is not None:
+            worker.owns_span = False
+            worker.span.set_attributes(attributes)
+        else:
+            request_id = worker_ctx.data.get(REQUEST_ID_KEY)
+            if request_id:
+                attributes["request_id"] = request_id
             worker.span = tracing.start_span(
                 f"{self.container.service_name} {name}",
                 span_kind,
                 parent_data=worker_ctx.data,
-                attributes={
-                    "nameko.service": self.container.service_name,
-                    "nameko.entrypoint": name,
-                },
+                attributes=attributes,
             )
-            request_id = worker_ctx.data.get(REQUEST_ID_KEY)
-            if request_id:
-                worker.span.set_attribute("request_id", request_id)
-            worker.token = tracing.activate(worker.span)
+        worker.token = tracing.activate(worker.span)
 
     def worker_result(self, worker_ctx: Any, result: Any = None, exc_info: Any = None) -> None:
         worker = self._workers.get(worker_ctx)
@@ -119,5 +128,6 @@ class Telemetry(DependencyProvider):
         )
         WORKERS_BUSY.dec()
         if worker.span is not None:
-            worker.span.end()
+            if worker.owns_span:
+                worker.span.end()
             tracing.deactivate(worker.token)

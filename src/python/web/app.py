@@ -22,7 +22,7 @@ from typing import Any, Callable
 import eventlet
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 from prometheus_client import Counter
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
@@ -64,6 +64,7 @@ _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 REQUEST_ID_HEADER = "X-Request-ID"
 _ENVIRON_REQUEST_ID = "web.request_id"
 _ENVIRON_API_KEY = "web.api_key"
+_ENVIRON_SPAN = "web.span"
 MAX_REMEMBERED_ROUTES = 1024
 
 
@@ -92,7 +93,9 @@ class JsonWsgiApp(WsgiApp):
             headers.append((REQUEST_ID_HEADER, request_id))
             return start_response(status, headers, exc_info)
 
-        traced = RequestSpan(environ, request_id) if tracing.enabled() else None
+        traced = None
+        if tracing.enabled():
+            traced = environ[_ENVIRON_SPAN] = RequestSpan(environ, request_id)
         try:
             route, response = self._respond(environ)
             method = environ["REQUEST_METHOD"]
@@ -232,13 +235,10 @@ class JsonWebServer(WebServer):
             self._serv.drain()
 
     def context_data_from_headers(self, request: Request) -> dict[str, Any]:
-        """The request id, its API key's name if any, and (when tracing) the request's
-        span as the worker's parent."""
+        """The request id and its API key's name, if any."""
         data = {REQUEST_ID_KEY: request.environ[_ENVIRON_REQUEST_ID]}
         if api_key := request.environ.get(_ENVIRON_API_KEY):
             data[API_KEY_NAME_KEY] = api_key
-        if tracing.enabled():
-            tracing.inject(data, prefix="")
         return data
 
 
@@ -246,13 +246,18 @@ class JsonHttp(CheckedOncePerShape, HttpRequestHandler):
     """``@json_http("GET", "/path")``: a handler whose result is sent as JSON."""
 
     server = JsonWebServer()
-    # The request's server span is `web.traced.RequestSpan`; the worker's is inside it.
-    telemetry_kind = ("http", SpanKind.INTERNAL)
+    telemetry_kind = ("http", SpanKind.SERVER)
 
     @property
     def telemetry_name(self) -> str:
         """Its route template, as metrics and spans name it: ``"GET /sum"``."""
         return f"{self.method} {self.url}"
+
+    def telemetry_span(self, worker_ctx: Any) -> Span | None:
+        """The request's server span (`web.traced.RequestSpan`): the worker runs in it,
+        rather than in a span of its own, one level down."""
+        traced: RequestSpan | None = worker_ctx.args[0].environ.get(_ENVIRON_SPAN)
+        return traced.span if traced is not None else None
 
     def __init__(self, method: str, url: str, public: bool = False, **kwargs: Any) -> None:
         # Client errors are expected: Nameko logs them briefly, not as crashes.
