@@ -30,17 +30,15 @@ def monkey_patch() -> None:
     import eventlet
 
     eventlet.monkey_patch()
-    # prometheus-client guards every metric value with threading.Lock, which the patching
-    # just made a green semaphore, paid on each of a request's increments. The real lock
-    # never blocks here: no update or read of a value yields to another green thread
-    # while holding it. Metrics are made after this (as the service's modules are
-    # imported), so each gets the real one.
+    # prometheus-client locks around every update of a value (runtime.green says why the
+    # real lock serves). Metrics are made after this, as the service's modules are
+    # imported, so each gets the real one.
     import prometheus_client.metrics
     import prometheus_client.values
 
-    real_lock = eventlet.patcher.original("threading").Lock
-    prometheus_client.values.Lock = real_lock  # type: ignore[attr-defined]
-    prometheus_client.metrics.Lock = real_lock  # type: ignore[attr-defined]
+    from runtime.green import use_real_locks
+
+    use_real_locks(prometheus_client.values, prometheus_client.metrics)
 
 
 def run(service_path: str, metrics_port: int = 0) -> None:

@@ -48,11 +48,19 @@ def configure(service_name: str, environ: Mapping[str, str] = os.environ) -> boo
     global _provider
     if not wants_tracing(environ):
         return False
+    import opentelemetry.attributes
+    import opentelemetry.sdk.trace
+    import opentelemetry.sdk.util
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+    from runtime.green import use_real_locks
     from runtime.otlp import OtlpBytesExporter
+
+    # Each span locks around its fields (runtime.green says why the real lock serves);
+    # the batch processor's thread and its waits stay green.
+    use_real_locks(opentelemetry.sdk.trace, opentelemetry.attributes, opentelemetry.sdk.util)
 
     resource = Resource.create({"service.name": service_name})  # OTEL_RESOURCE_ATTRIBUTES too
     _provider = TracerProvider(resource=resource)
