@@ -41,3 +41,11 @@ class EventNotStored(MessagingError, code="event_not_stored", http_status=503):
 class Unprocessable(Exception):
     """A message that can never be handled (it does not match its schema, say): an event
     handler that raises it has its event dead-lettered at once, never redelivered."""
+
+
+class RetryLater(Exception):
+    """A message that cannot be handled now through no fault of its own (the database it
+    goes to is down): an event handler that raises it keeps the event, unacknowledged, and
+    hands it to a worker again after a backoff. The event never goes back to its queue
+    meanwhile, so an outage, however long, adds nothing to a quorum queue's delivery
+    count and dead-letters nothing."""
