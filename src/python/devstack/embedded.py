@@ -25,7 +25,7 @@ READY_TIMEOUT = 90
 # .env keys that configure the stack itself rather than the services.
 STACK_KEYS = frozenset(
     {"BROKER_USER", "BROKER_PASSWORD", "GATEWAY_PORT", "AMQP_URI", "AMQP_URI_FILE",
-     "WEB_SERVER_ADDRESS", "LOG_STORE_PATH"}
+     "WEB_SERVER_ADDRESS", "LOG_STORE_PATH", "POSTGRES_PASSWORD"}
 )  # fmt: skip
 
 
