@@ -17,6 +17,7 @@ import eventlet
 import pytest
 
 from devstack.postgres_server import PrivatePostgres
+from devstack.waiting import wait_for
 from domain.errors import LogStoreUnavailable
 from harness.postgres import LogDatabase
 from log.store import LogEntry, PostgresStore, PostgresTarget
@@ -146,6 +147,37 @@ def test_an_outage_is_log_store_unavailable_and_the_store_works_once_it_is_back(
     assert len(warnings) == 2, warnings
     assert "unavailable" in warnings[0] and "reachable again" in warnings[1], warnings
     assert postgres.password not in caplog.text
+    store.close()
+
+
+def test_a_database_restart_between_calls_costs_no_call_and_no_warning(
+    postgres: PrivatePostgres, log_database: LogDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(log_database)
+    assert store.append(entry("before"))
+    postgres.stop()
+    postgres.start()
+    with caplog.at_level(logging.WARNING):
+        assert store.append(entry("after"))  # its pooled connection died: a new one
+        assert store.count() == 2
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    store.close()
+
+
+def test_a_store_opened_before_its_database_runs_waits_for_it(
+    postgres: PrivatePostgres, log_database: LogDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    postgres.stop()
+    try:
+        with caplog.at_level(logging.WARNING):
+            opening = eventlet.spawn(open_store, log_database)
+            wait_for(lambda: "unavailable" in caplog.text, 10, "a failed attempt")
+        assert not opening.dead
+    finally:
+        postgres.start()
+    with eventlet.Timeout(30):
+        store = opening.wait()
+    assert store.append(entry("first"))
     store.close()
 
 

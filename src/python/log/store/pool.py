@@ -62,29 +62,26 @@ class ConnectionPool:
         it must be safe to repeat (each of the store's transactions is).
         """
         with self._slots:
-            if self._idle:
-                try:
-                    return self._use(self._idle.pop(), work)
-                except LogStoreUnavailable:
-                    self._discard_idle()
-            return self._use(self._open(), work)
+            try:
+                if self._idle:
+                    try:
+                        return self._attempt(self._idle.pop(), work)
+                    except Exception as exc:
+                        if not is_outage(exc):
+                            raise
+                        self._discard_idle()
+                return self._attempt(self._connect(), work)
+            except Exception as exc:
+                if is_outage(exc):
+                    raise self._unavailable(exc) from exc
+                raise
 
-    def _open(self) -> Connection:
-        try:
-            return self._connect()
-        except Exception as exc:
-            if is_outage(exc):
-                raise self._unavailable(exc) from exc
-            raise
-
-    def _use(self, connection: Connection, work: Callable[[Connection], T]) -> T:
+    def _attempt(self, connection: Connection, work: Callable[[Connection], T]) -> T:
         try:
             result = work(connection)
-        except BaseException as exc:
+        except BaseException:
             # Whatever state it is in (an aborted transaction, a dead socket), not reused.
             _close(connection)
-            if is_outage(exc):
-                raise self._unavailable(exc) from exc
             raise
         if self._closed:
             _close(connection)

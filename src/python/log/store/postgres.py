@@ -10,18 +10,22 @@ replica. While the database cannot be reached, every call raises `LogStoreUnavai
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import eventlet
 from pg8000.native import Connection
 
+from domain.errors import LogStoreUnavailable
 from log.store.entry import LogEntry
 from log.store.grouped import GroupedStore
 from log.store.migrations import migrate
 from log.store.pool import ConnectionPool
+from messaging.events import backoff
 from runtime.errors import ConfigError
 
 _log = logging.getLogger(__name__)
@@ -95,13 +99,22 @@ class PostgresTarget:
 
 
 class PostgresStore(GroupedStore):
-    """The store in the database at `target`, its schema migrated as it opens."""
+    """The store in the database at `target`, its schema migrated as it opens.
+
+    A database that cannot be reached yet is waited for, with a backoff, as the services
+    wait for their broker: a replica may start before its database does.
+    """
 
     def __init__(self, target: PostgresTarget, pool_size: int = POOL_SIZE) -> None:
         super().__init__()
         self.target = target
         self._pool = ConnectionPool(target.connect, pool_size, target.describe())
-        applied = self._pool.run(migrate)
+        for attempt in itertools.count():
+            try:
+                applied = self._pool.run(migrate)
+                break
+            except LogStoreUnavailable:
+                eventlet.sleep(backoff(attempt))
         if applied:
             _log.info("log store %s: applied schema versions %s", target.describe(), applied)
 
