@@ -7,13 +7,15 @@ the store promises: one row per answered sum, none twice, nothing dead-lettered.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
+import amqp
 import requests
 
 from devstack.postgres_server import PrivatePostgres
-from devstack.probes import queue_counts
+from devstack.probes import connect, queue_counts
 from devstack.waiting import wait_for
 from domain.events import SUM_COMPUTED
 from harness.load import SteadyLoad
@@ -42,6 +44,25 @@ def wait_until_stored(database: LogDatabase, count: int) -> list[str]:
     except TimeoutError:
         raise AssertionError(f"{len(stored_request_ids(database))} of {count} stored") from None
     return stored_request_ids(database)
+
+
+def deliver_again(amqp_uri: str, database: LogDatabase, count: int) -> None:
+    """Publish `count` stored events again, as the broker delivers again an event whose
+    acknowledgement was lost (its replica killed between its commit and its ack)."""
+    rows = database.rows(
+        f"SELECT event_id, time, request_id, payload FROM log_entries LIMIT {count}"
+    )
+    connection = connect(amqp_uri)
+    try:
+        channel = connection.channel()
+        for row in rows:
+            event_id, occurred_at, request_id, payload = row.split("|", 3)
+            body = {"event_id": event_id, "occurred_at": occurred_at, "request_id": request_id,
+                    **json.loads(payload)}  # fmt: skip
+            message = amqp.Message(json.dumps(body), content_type="application/json")
+            channel.basic_publish(message, SUM_COMPUTED.exchange, SUM_COMPUTED.event_type)
+    finally:
+        connection.close()
 
 
 def logs_answer(base_url: str) -> tuple[int, str, Any]:
@@ -78,8 +99,15 @@ def test_three_replicas_store_each_sum_once_while_one_is_killed_and_restarted(
     stored = wait_until_stored(log_database, result.ok)
     assert len(stored) == result.ok, "a sum stored twice"
     assert sorted(stored) == sorted(result.request_ids)
-    for replica in [doomed, *others, restarted]:
+    replicas = [doomed, *others, restarted]
+    for replica in replicas:
         assert '"sum computed"' in replica.output(), f"{replica.output_path} stored nothing"
+
+    # Events delivered again, to whichever replica: none is stored a second time.
+    deliver_again(amqp_uri, log_database, 100)
+    wait_for(lambda: sum(r.output().count("duplicate event") for r in replicas) >= 100, 60,
+             "the replicas to see the events again")  # fmt: skip
+    assert len(stored_request_ids(log_database)) == result.ok
 
 
 def test_a_database_outage_under_load_keeps_every_event_and_stores_each_once_after(
