@@ -9,11 +9,13 @@ from typing import Any, Callable
 
 import pytest
 
+from devstack.postgres_server import PrivatePostgres
 from devstack.processes import PackagedStack
 from devstack.rabbit_node import NoRabbitServer
 from harness.cleanup import Cleanup
 from harness.inprocess import RunningServices, ServicesFactory, start_services
 from harness.packaged import StackFactory
+from harness.postgres import LogDatabase, new_database, provide_postgres
 from harness.prerequisites import missing
 from harness.rabbit import Broker, BrokerUnavailableForTests, TestNode, provide_broker
 
@@ -100,3 +102,16 @@ def module_services(
     yield start
     for services in reversed(started):
         services.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the module's own, started; skips (fails, in CI) without one."""
+    with provide_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def log_database(postgres: PrivatePostgres) -> LogDatabase:
+    """An empty database of the test's own on the module's server."""
+    return new_database(postgres)

@@ -6,7 +6,9 @@
 It starts a private RabbitMQ node, then measures:
 
 1. this project: the three service PEXes as separate processes with production
-   settings; ``GET /sum`` and ``POST /sum`` at 1 and at 32 connections; CPU seconds
+   settings (and, on ``GET /sum`` only, with tracing, with API keys and limits, on a
+   three-node cluster, and with log on PostgreSQL, each beside the SQLite default);
+   ``GET /sum`` and ``POST /sum`` at 1 and at 32 connections; CPU seconds
    per 1,000 requests for each process and the broker; resident memory afterwards;
    seconds from start to ``/ready``; whether the log holds one entry per answer; and
    the size of each runtime image, where ``./pants package ::`` has built them;
@@ -45,6 +47,7 @@ from bench.http_load import LoadRun, run_load
 from bench.otlp_sink import OtlpSink
 from bench.processes import Measured, beam_pid, image_megabytes, seconds_until_ok
 from bench.report import load_previous, plot, print_table, write_json
+from devstack.postgres_server import NO_SERVER, PrivatePostgres, server_installed
 from devstack.probes import has_consumer
 from devstack.processes import SERVICES, PackagedStack, ServiceProcess
 from devstack.rabbit_cluster import PrivateCluster
@@ -132,6 +135,7 @@ def main() -> None:
         "baseline",
         "tracing",
         "guarded",
+        "postgres",
         *(s.name for s in REFERENCES),
         "probe",
     )
@@ -169,6 +173,7 @@ def measure_stacks(
     stacks: list[Stack] = []
     sink = OtlpSink()
     cluster = PrivateCluster(3)
+    database = PrivatePostgres() if server_installed() else None
     one_node = {"rabbitmq": broker}
     try:
         project = start_project(
@@ -198,6 +203,13 @@ def measure_stacks(
         stacks.append(
             start_project(args, "cluster", args.pex_dir, cluster.uri(), nodes, workdir, quorum)
         )
+        # The same build with log on PostgreSQL, a server of the benchmark's own (GET only;
+        # the server's own CPU is not counted).
+        if database is None:
+            results["postgres"] = {"skipped": NO_SERVER}
+        else:
+            stacks.append(start_on_postgres(args, database, node.uri(vhost="postgres"), one_node,
+                                            workdir))  # fmt: skip
         if args.baseline_pex_dir is not None:
             baseline = args.baseline_pex_dir.resolve()
             uri = node.uri(vhost="baseline")
@@ -220,6 +232,8 @@ def measure_stacks(
             stack.stop()
         sink.close()
         cluster.close()
+        if database is not None:
+            database.close()
 
 
 @dataclass
@@ -320,11 +334,12 @@ def start_project(
     workdir: Path,
     settings: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    count_log: Callable[[], int] | None = None,
 ) -> Stack:
     """The service PEXes in `pex_dir` as processes with production settings (and
     `settings`) on the broker at `uri`, whose node processes are `brokers`, loaded with
-    `headers` on every request; a stack with settings of its own is measured on
-    ``GET /sum`` only."""
+    `headers` on every request, its log's entries counted by `count_log` (by default in
+    its SQLite file); a stack with settings of its own is measured on ``GET /sum`` only."""
     packaged = PackagedStack(pex_dir, uri, workdir / name, settings)
     packaged.workdir.mkdir()
     started = packaged.start_all()
@@ -332,7 +347,8 @@ def start_project(
     measured = Measured()
     endpoints = ("GET /sum",) if settings else ("GET /sum", "POST /sum")
     stack = Stack(name, base_url, endpoints, started, measured, Answered(),
-                  lambda: count_rows(packaged.store_path), headers=headers or {})  # fmt: skip
+                  count_log or (lambda: count_rows(packaged.store_path)),
+                  headers=headers or {})  # fmt: skip
     try:
         # The first start unpacks each PEX into a venv; time a restart, as deployed.
         seconds_until_ok(base_url + "/ready")
@@ -345,6 +361,25 @@ def start_project(
         raise
     measured.pids = {s: p.process.pid for s, p in started.items()} | brokers
     return stack
+
+
+def start_on_postgres(
+    args: argparse.Namespace,
+    database: PrivatePostgres,
+    uri: str,
+    brokers: dict[str, int],
+    workdir: Path,
+) -> Stack:
+    """The project with log's store in a new database of `database` (started here)."""
+    database.start()
+    url = database.create_database("log")
+    store = {"LOG_STORE_URL": url, "LOG_STORE_PASSWORD_FILE": str(database.password_file)}
+
+    def count() -> int:
+        return int(database.psql("SELECT count(*) FROM log_entries", database="log"))
+
+    return start_project(args, "postgres", args.pex_dir, uri, brokers, workdir, store,
+                         count_log=count)  # fmt: skip
 
 
 def start_reference(
@@ -468,6 +503,7 @@ def summarize(results: dict[str, Any]) -> None:
             ("tracing", "project"),
             ("guarded", "project"),
             ("cluster", "project"),
+            ("postgres", "project"),
         ):
             a = median_of(first, endpoint, connections, "requests_per_second")
             b = median_of(second, endpoint, connections, "requests_per_second")

@@ -9,12 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devstack.postgres_server import NO_SERVER, server_installed
 from harness.prerequisites import missing
 
 
 def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path) -> None:
     if shutil.which("rabbitmq-server") is None and not Path("/usr/lib/rabbitmq/bin").exists():
         missing("the benchmark needs rabbitmq-server (apt-get install rabbitmq-server)")
+    if not server_installed():
+        missing(f"the benchmark's postgres stack needs PostgreSQL: {NO_SERVER}")
     out = tmp_path / "out"
     run = subprocess.run(
         [sys.executable, "benchmarks/bench.pex", "--smoke", "--pex-dir", ".", "--out", str(out)],
@@ -31,6 +34,7 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
         ("tracing", "GET /sum", 1), ("tracing", "GET /sum", 32),
         ("guarded", "GET /sum", 1), ("guarded", "GET /sum", 32),
         ("cluster", "GET /sum", 1), ("cluster", "GET /sum", 32),
+        ("postgres", "GET /sum", 1), ("postgres", "GET /sum", 32),
         ("naive", "GET /sum", 1), ("naive", "GET /sum", 32),
         ("naive-1proc", "GET /sum", 1), ("naive-1proc", "GET /sum", 32),
         ("bare", "GET /sum", 1), ("bare", "GET /sum", 32),
@@ -46,7 +50,7 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
             expected = on_the_cluster
         assert set(configuration["cpu_per_1000"]) == expected
     assert set(results["log_checks"]) == {
-        "project", "tracing", "guarded", "cluster", "naive", "naive-1proc"
+        "project", "tracing", "guarded", "cluster", "postgres", "naive", "naive-1proc"
     }  # fmt: skip
     for name, check in results["log_checks"].items():
         assert check["ok"], (name, check)
@@ -54,6 +58,7 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
     assert summary["tracing / project req/s, GET /sum c=32"] > 0
     assert summary["guarded / project req/s, GET /sum c=32"] > 0
     assert summary["cluster / project req/s, GET /sum c=32"] > 0
+    assert summary["postgres / project req/s, GET /sum c=32"] > 0
     for name in ("naive", "naive-1proc", "bare"):
         assert summary[f"{name} req/s here / in the target's table"] > 0
     # Every goal judged, met or not (a smoke run's figures say nothing of which).

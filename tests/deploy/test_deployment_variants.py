@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -22,8 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.compose import EngineUnavailable, compose_tool
-from harness.prerequisites import missing
+from harness.deploy_files import compose_config, create_secrets, mounts, stack_config
 from harness.rabbitmq_conf import conf_settings
 
 NODES = ("rabbitmq1", "rabbitmq2", "rabbitmq3")
@@ -200,35 +198,6 @@ def test_the_entrypoint_starts_the_server_of_either_image() -> None:
 # --- compose -------------------------------------------------------------------------
 
 
-def compose_config(tmp_path: Path, *files: str, **env: str) -> subprocess.CompletedProcess[str]:
-    try:
-        tool = compose_tool()
-    except EngineUnavailable as exc:
-        missing(str(exc))
-    # An empty env file: a developer's .env must not decide what is checked here.
-    empty = tmp_path / "empty.env"
-    empty.write_text("")
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("BROKER_", "RABBITMQ_", "COMPOSE_"))}  # fmt: skip
-    file_args = [arg for path in files for arg in ("-f", path)]
-    return subprocess.run(
-        [*tool, "--env-file", str(empty), "-p", "clustercheck", *file_args, "config"],
-        capture_output=True, text=True, env={**clean, **env}, timeout=120,
-    )  # fmt: skip
-
-
-def mounts(service: dict[str, Any]) -> dict[str, str]:
-    """A service's volumes, target to source, from Compose 1.29's short syntax or v2's long."""
-    found = {}
-    for volume in service.get("volumes", []):
-        if isinstance(volume, str):
-            source, target = volume.split(":")[:2]
-        else:
-            source, target = volume.get("source", ""), volume["target"]
-        found[target] = source
-    return found
-
-
 @pytest.fixture
 def cluster_compose(tmp_path: Path) -> dict[str, Any]:
     made = compose_config(tmp_path, "docker-compose.yml", "docker-compose.cluster.yml",
@@ -314,18 +283,6 @@ def test_no_file_gives_the_cookie_a_value() -> None:
 # --- Swarm ---------------------------------------------------------------------------
 
 
-def stack_config(*files: str) -> dict[str, Any]:
-    if shutil.which("docker") is None:
-        missing("the docker client is missing: apt-get install docker.io")
-    file_args = [arg for path in files for arg in ("-c", path)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "SECRET_"))}
-    merged = subprocess.run(["docker", "stack", "config", *file_args], capture_output=True,
-                            text=True, env=env, timeout=60)  # fmt: skip
-    assert merged.returncode == 0, merged.stderr
-    config: dict[str, Any] = yaml.safe_load(merged.stdout)
-    return config
-
-
 @pytest.mark.parametrize("no_ipvs", [False, True], ids=["ipvs", "no-ipvs"])
 def test_the_swarm_cluster_stack_validates_and_runs_three_pinned_brokers(no_ipvs: bool) -> None:
     extra = ("docker-stack.no-ipvs.yml",) if no_ipvs else ()
@@ -376,39 +333,6 @@ def test_the_swarm_cluster_stack_gives_the_services_all_three_nodes_and_quorum_q
     assert not set(NODES) & set(single["services"])
     assert single["secrets"]["amqp_uri"]["name"] == "nameko_amqp_uri"
     assert "QUEUE_TYPE" not in single["services"]["calc"]["environment"]
-
-
-FAKE_DOCKER = """#!/bin/sh
-# A stand-in for `docker secret inspect|create NAME -`: secrets are files in $SECRETS.
-[ "$1" = secret ] || exit 64
-case "$2" in
-  inspect) [ -e "$SECRETS/$3" ] ;;
-  create) [ ! -e "$SECRETS/$3" ] && cat >"$SECRETS/$3" ;;
-  *) exit 64 ;;
-esac
-"""
-
-
-def create_secrets(tmp_path: Path, *args: str, **env: str) -> tuple[
-    subprocess.CompletedProcess[str], dict[str, str]
-]:  # fmt: skip
-    """deploy/swarm/create-secrets against a stand-in docker; what it made, by name."""
-    bin_dir, secrets = tmp_path / "bin", tmp_path / "secrets"
-    bin_dir.mkdir(exist_ok=True)
-    secrets.mkdir(exist_ok=True)
-    (bin_dir / "docker").write_text(FAKE_DOCKER)
-    (bin_dir / "docker").chmod(0o755)
-    # A copy of the repository's script, where no .env lies beside it.
-    script = tmp_path / "repo" / "deploy" / "swarm" / "create-secrets"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy("deploy/swarm/create-secrets", script)
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("BROKER_", "RABBITMQ_", "SECRET_"))}  # fmt: skip
-    ran = subprocess.run(
-        ["bash", str(script), *args], capture_output=True, text=True, timeout=60,
-        env={**clean, "PATH": f"{bin_dir}:{clean['PATH']}", "SECRETS": str(secrets), **env},
-    )  # fmt: skip
-    return ran, {p.name: p.read_text() for p in secrets.iterdir()}
 
 
 def test_create_secrets_makes_the_cluster_secrets_with_cluster(tmp_path: Path) -> None:

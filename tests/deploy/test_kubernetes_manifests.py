@@ -5,7 +5,8 @@ each overlay is validated against the Kubernetes 1.37 schemas with unknown field
 refused, and the properties the deployment relies on are checked by name: among them
 RabbitMQ as a three-node cluster (a StatefulSet behind a headless Service, peer discovery
 through the API with the RBAC it needs, a shared Erlang cookie from the Secret, one node
-down at a time) and services given every node and quorum queues.
+down at a time), services given every node and quorum queues, and log as replicas on
+one PostgreSQL (a StatefulSet) whose password only a Secret holds.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def test_every_resource_validates_strictly(overlay: str) -> None:
 def test_workloads_run_non_root_read_only_with_limits(overlay: str) -> None:
     resources = render(overlay)
     workloads = by_kind(resources, "Deployment") | by_kind(resources, "StatefulSet")
-    assert set(workloads) == {"calc", "gateway", "log", "rabbitmq"}
+    assert set(workloads) == {"calc", "gateway", "log", "rabbitmq", "postgres"}
     for name, workload in workloads.items():
         pod = workload["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name
@@ -89,7 +90,7 @@ def secret_key(env: dict[str, Any]) -> tuple[str, str]:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_state_lives_on_claims_and_credentials_in_a_secret(overlay: str) -> None:
     resources = render(overlay)
-    for name in ("rabbitmq", "log"):
+    for name in ("rabbitmq", "postgres"):
         statefulset = by_kind(resources, "StatefulSet")[name]
         assert statefulset["spec"]["volumeClaimTemplates"], name
     secret_names = set()
@@ -332,7 +333,12 @@ def test_the_prod_overlay_pulls_from_the_registry() -> None:
     assert images == {
         "registry.example.com/nameko-stack/calc:0.1.0",
         "registry.example.com/nameko-stack/gateway:0.1.0",
+        "registry.example.com/nameko-stack/log:0.1.0",
     }
+    (postgres,) = by_kind(resources, "StatefulSet")["postgres"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert postgres["image"] == "registry.example.com/library/postgres:15"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -340,7 +346,9 @@ def test_every_workload_asks_prometheus_to_scrape_its_metrics_port(overlay: str)
     resources = render(overlay)
     workloads = by_kind(resources, "Deployment") | by_kind(resources, "StatefulSet")
     expected_ports = {"gateway": 8000, **default_ports.METRICS_PORTS, "rabbitmq": 15692}
-    for name, workload in workloads.items():
+    # PostgreSQL serves no metrics of its own here (an exporter would).
+    assert set(workloads) - set(expected_ports) == {"postgres"}
+    for name, workload in ((n, w) for n, w in workloads.items() if n in expected_ports):
         template = workload["spec"]["template"]
         annotations = template["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true", name
@@ -388,3 +396,49 @@ def test_strict_validation_refuses_an_unknown_field() -> None:
     deployment["spec"]["replica"] = 3  # a typo of "replicas"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, "1.37", strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_log_runs_as_replicas_on_the_postgresql_statefulset(overlay: str) -> None:
+    resources = render(overlay)
+    assert "log" not in by_kind(resources, "StatefulSet"), "no SQLite writer is left"
+    log = by_kind(resources, "Deployment")["log"]
+    assert log["spec"]["replicas"] == (1 if overlay == "dev" else 3)
+    postgres = by_kind(resources, "StatefulSet")["postgres"]
+    assert postgres["spec"]["replicas"] == 1
+    service = by_kind(resources, "Service")[postgres["spec"]["serviceName"]]["spec"]
+    assert service["selector"] == postgres["spec"]["selector"]["matchLabels"]
+    assert [p["port"] for p in service["ports"]] == [5432]
+    env = expanded_env(resources, log)
+    assert env["LOG_STORE_URL"] == f"postgresql://log@{postgres['metadata']['name']}:5432/log"
+    assert "LOG_STORE_PATH" not in env
+    database = expanded_env(resources, postgres)
+    assert (database["POSTGRES_USER"], database["POSTGRES_DB"]) == ("log", "log")
+    # Both read the password from the same Secret's key, as a file: never a variable.
+    for workload, variable in ((log, "LOG_STORE_PASSWORD_FILE"),
+                               (postgres, "POSTGRES_PASSWORD_FILE")):  # fmt: skip
+        volume, key = mounted(workload, expanded_env(resources, workload)[variable])
+        assert (volume["secret"]["secretName"], key) == ("log-store-credentials", "password")
+        assert volume["secret"]["defaultMode"] == 0o440
+        assert workload["spec"]["template"]["spec"]["securityContext"]["fsGroup"]
+    manifests = yaml.safe_dump_all(resources)
+    assert "POSTGRES_PASSWORD:" not in manifests and "postgresql://log:" not in manifests
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_postgresql_keeps_its_data_in_a_folder_of_its_claim_and_is_probed_over_tcp(
+    overlay: str,
+) -> None:
+    postgres = by_kind(render(overlay), "StatefulSet")["postgres"]
+    (container,) = postgres["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    claim = postgres["spec"]["volumeClaimTemplates"][0]["metadata"]["name"]
+    assert mounts["/var/lib/postgresql/data"] == claim
+    assert env["PGDATA"].startswith("/var/lib/postgresql/data/")
+    for probe in (container["readinessProbe"], container["livenessProbe"]):
+        assert probe["exec"]["command"][:3] == ["pg_isready", "-h", "127.0.0.1"]
+    # SIGTERM alone would wait for every log replica to disconnect: a fast stop first.
+    assert 'pg_ctl -D "$PGDATA" -m fast' in " ".join(
+        container["lifecycle"]["preStop"]["exec"]["command"]
+    )

@@ -1,4 +1,4 @@
-"""Looking at a broker from outside: can one log in, does a queue have a consumer."""
+"""Looking at a broker from outside: can one log in, what a queue holds, who consumes it."""
 
 from __future__ import annotations
 
@@ -41,11 +41,17 @@ def amqp_ready(uri: str, ca_file: str | None = None) -> bool:
 
 def has_consumer(uri: str, queue: str) -> bool:
     """True once some service consumes from `queue` (i.e. it has started)."""
+    counts = queue_counts(uri, queue)
+    return counts is not None and counts[1] > 0
+
+
+def queue_counts(uri: str, queue: str) -> tuple[int, int] | None:
+    """The messages ready in `queue` and its consumers; None if it does not exist."""
     connection = connect(uri)
     try:
-        _, _, consumers = connection.channel().queue_declare(queue, passive=True)
-        return bool(consumers)
+        _, messages, consumers = connection.channel().queue_declare(queue, passive=True)
+        return messages, consumers
     except amqp.exceptions.NotFound:
-        return False
+        return None
     finally:
         connection.collect()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from nameko.exceptions import deserialize_to_instance
 
+from messaging.errors import RetryLater
 from runtime.errors import ServiceError
 
 
@@ -26,8 +27,14 @@ class InvalidArgument(ServiceError, code="invalid_argument", http_status=400):
     """An argument other than the numbers is out of its allowed range."""
 
 
+@deserialize_to_instance
+class LogStoreUnavailable(ServiceError, RetryLater, code="log_store_unavailable", http_status=503):
+    """The log's database cannot be reached now: events wait in their queue, unacknowledged,
+    until it is back, and the entries cannot be read meanwhile."""
+
+
 SUM_ERRORS = (InvalidNumbers, ResultOutOfRange)
 """What ``calc.sum`` raises to its caller."""
 
-RECENT_ERRORS = (InvalidArgument,)
+RECENT_ERRORS = (InvalidArgument, LogStoreUnavailable)
 """What ``log.recent`` (and ``log.dead_letters``) raise to their caller."""

@@ -57,8 +57,9 @@ class SumComputed:
         if set(payload) != expected:
             raise InvalidEvent(f"expected fields {sorted(expected)}, got {sorted(payload)}")
         for name in ("event_id", "request_id", "occurred_at"):
-            if not isinstance(payload[name], str) or not payload[name]:
-                raise InvalidEvent(f"{name} must be a non-empty string")
+            # No NUL characters: PostgreSQL's text cannot hold one.
+            if not isinstance(payload[name], str) or not payload[name] or "\x00" in payload[name]:
+                raise InvalidEvent(f"{name} must be a non-empty string without NUL characters")
         if not isinstance(payload["numbers"], list):
             raise InvalidEvent("numbers must be a list")
         return cls(**payload)

@@ -7,11 +7,11 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from domain.errors import RECENT_ERRORS, InvalidArgument
+from domain.errors import RECENT_ERRORS, InvalidArgument, LogStoreUnavailable
 from domain.events import SUM_COMPUTED, InvalidEvent, SumComputed
 from domain.limits import MAX_LOG_ENTRIES
 from launch import health
-from log.store import EntryStore, EntryStoreProvider, LogEntry
+from log.store import EntryStoreProvider, GroupedStore, LogEntry
 from messaging.dead_letters import peek, replay
 from messaging.events import event_handler
 from messaging.rpc import rpc
@@ -29,7 +29,7 @@ class LogService(health.Pingable):
 
     name = "log"
 
-    store: EntryStore = EntryStoreProvider()
+    store: GroupedStore = EntryStoreProvider()
     request_id: str | None = RequestContext()
     settings: Settings = SettingsProvider()
     telemetry = Telemetry()
@@ -39,15 +39,17 @@ class LogService(health.Pingable):
         SUM_COMPUTED.event_type,
         requeue_on_error=True,
         dead_letters=SUM_COMPUTED.dead_letters,
-        expected_exceptions=InvalidEvent,
+        expected_exceptions=(InvalidEvent, LogStoreUnavailable),
     )
     def record_sum(self, payload: Any) -> None:
         """Store the event, then print it; the event is acked only after both.
 
         A failed write raises, so the event is redelivered (after a backoff, and to
         ``dead-letters`` past ``DELIVERY_LIMIT`` deliveries on quorum queues) rather than
-        lost. A payload that is not a valid event can never be stored: `InvalidEvent`
-        sends it to ``dead-letters`` at once.
+        lost. A store that cannot be reached (`LogStoreUnavailable`) is no fault of the
+        event's: it is kept unacked and tried again until the store is back, never
+        redelivered meanwhile, so an outage dead-letters nothing. A payload that is not a
+        valid event can never be stored: `InvalidEvent` sends it to ``dead-letters`` at once.
         """
         event = SumComputed.from_payload(payload)
         entry = LogEntry.from_sum_computed(event, source=SUM_COMPUTED.source)

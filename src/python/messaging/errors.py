@@ -43,6 +43,14 @@ class Unprocessable(Exception):
     handler that raises it has its event dead-lettered at once, never redelivered."""
 
 
+class RetryLater(Exception):
+    """A message that cannot be handled now through no fault of its own (the database it
+    goes to is down): an event handler that raises it keeps the event, unacknowledged, and
+    hands it to a worker again after a backoff. The event never goes back to its queue
+    meanwhile, so an outage, however long, adds nothing to a quorum queue's delivery
+    count and dead-letters nothing."""
+
+
 CALL_ERRORS = (BrokerUnavailable, ServiceUnavailable, CallTimeout)
 """What an RPC call raises besides the errors of the method it calls."""
 

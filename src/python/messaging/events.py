@@ -14,8 +14,9 @@ caller knows the event may not have been kept and must not report success.
 Nameko's handler (and this publisher) declare. Every event is acked only when the handler
 has returned; a handler that raises has its event acked too, unless it asks for
 ``requeue_on_error`` (Nameko's default is the same); a process that dies leaves its
-unacked events to be delivered again. Only Nameko's "service pool" mode is offered: one
-copy of each event per service.
+unacked events to be delivered again. With ``requeue_on_error``, a handler that raises
+`RetryLater` keeps its event instead, unacked, and runs again on it after a backoff.
+Only Nameko's "service pool" mode is offered: one copy of each event per service.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from amqp_client.link import AmqpLink
 from amqp_client.messages import PERSISTENT, json_message
 from amqp_client.session import Confirms, LinkSession
 from amqp_client.subscription import QueueSubscription
-from messaging.errors import EventNotStored, Unprocessable
+from messaging.errors import EventNotStored, RetryLater, Unprocessable
 from messaging.headers import context_data
 from messaging.link import SharedAmqpLink, broker_errors, worker_pool_has_room
 from messaging.observed import CONFIRM_DURATION, EVENTS_PUBLISHED, observed
@@ -240,24 +241,32 @@ class EventHandler(Entrypoint):
         except ValueError:
             self._dead_letter(message, "it is not JSON")
             return
+        self._run(message, payload, attempt=0)
+
+    def _run(self, message: amqp.Message, payload: Any, attempt: int) -> None:
         try:
             self.container.spawn_worker(
                 self,
                 (payload,),
                 {},
                 context_data=context_data(message),
-                handle_result=partial(self._settle, message),
+                handle_result=partial(
+                    self._settle, message, partial(self._retry, message, payload, attempt)
+                ),
             )
         except ContainerBeingKilled:
             self.subscription.reject(message, requeue=True)
 
     def _settle(
-        self, message: amqp.Message, worker_ctx: Any, result: Any, exc_info: Any
+        self, message: amqp.Message, retry: Callable[[], None], _: Any, result: Any, exc_info: Any
     ) -> tuple[Any, Any]:
         if exc_info is None or not (self.requeue_on_error or self.dead_letters):
             self.subscription.ack(message)
         elif isinstance(exc_info[1], Unprocessable):
             self._dead_letter(message, str(exc_info[1]))
+        elif self.requeue_on_error and isinstance(exc_info[1], RetryLater):
+            # Held, not requeued (its delivery count stays), and no worker waits with it.
+            self.container.spawn_managed_thread(retry)
         elif self.requeue_on_error:
             # Back off before the broker redelivers it: a failing store must not become a
             # hot loop. On quorum queues the broker counts deliveries, and past the limit
@@ -267,6 +276,13 @@ class EventHandler(Entrypoint):
         else:
             self._dead_letter(message, f"{type(exc_info[1]).__name__}: {exc_info[1]}")
         return result, exc_info
+
+    def _retry(self, message: amqp.Message, payload: Any, attempt: int) -> None:
+        eventlet.sleep(backoff(attempt))
+        if self.subscription.cancelled:
+            self.subscription.reject(message, requeue=True)
+        else:
+            self._run(message, payload, attempt + 1)
 
     def _dead_letter(self, message: amqp.Message, why: str) -> None:
         """Reject `message` for good: to ``dead-letters`` if its queue has them."""
@@ -281,8 +297,12 @@ def retry_delay(message: amqp.Message) -> float:
     each delivery (quorum queues count them in ``x-delivery-count``), up to a cap."""
     headers = message.properties.get("application_headers") or {}
     redelivered = 1 if message.delivery_info.get("redelivered") else 0
-    deliveries = int(headers.get("x-delivery-count", redelivered))
-    return float(min(RETRY_CAP, RETRY_FIRST * 2 ** min(deliveries, 16)))
+    return backoff(int(headers.get("x-delivery-count", redelivered)))
+
+
+def backoff(failures: int) -> float:
+    """Seconds to wait after `failures` failed attempts: doubling, up to a cap."""
+    return float(min(RETRY_CAP, RETRY_FIRST * 2 ** min(failures, 16)))
 
 
 event_handler = EventHandler.decorator

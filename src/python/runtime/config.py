@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from nameko.constants import MAX_WORKERS_CONFIG_KEY
 from nameko.extensions import DependencyProvider, SharedExtension
@@ -43,6 +44,9 @@ class Settings:
     rate_limit: float = 0.0
     rate_burst: int = 20
     log_store_path: str = "log-store.sqlite3"
+    # May hold the database's password: never shown.
+    log_store_url: str = dataclasses.field(default="", repr=False)
+    log_store_password_file: str = ""
     log_level: str = "INFO"
     access_log: bool = False
     max_workers: int = 32
@@ -84,10 +88,16 @@ class Settings:
             raise ConfigError("HEARTBEAT must not be negative")
         if bool(self.amqp_cert_file) != bool(self.amqp_key_file):
             raise ConfigError("AMQP_CERT_FILE and AMQP_KEY_FILE go together")
-        for name in ("amqp_ca_file", "amqp_cert_file", "amqp_key_file", "api_keys_file"):
+        for name in ("amqp_ca_file", "amqp_cert_file", "amqp_key_file", "api_keys_file",
+                     "log_store_password_file"):  # fmt: skip
             path = getattr(self, name)
             if path and not os.access(path, os.R_OK):
                 raise ConfigError(f"{config_key(name)}: cannot read {path}")
+        stores = ("sqlite:///", "postgresql://", "postgres://")
+        if self.log_store_url and not self.log_store_url.startswith(stores):
+            raise ConfigError("LOG_STORE_URL must be sqlite:///PATH or postgresql://...")
+        if urlsplit(self.log_store_url).password is not None and self.log_store_password_file:
+            raise ConfigError("the log store's password: LOG_STORE_URL or the file, not both")
         if self.rate_limit < 0:
             raise ConfigError("RATE_LIMIT must not be negative (0 turns it off)")
         if self.queue_type not in ("classic", "quorum"):
