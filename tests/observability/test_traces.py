@@ -82,3 +82,42 @@ def test_one_sum_is_one_trace_with_every_hop_parented_across_the_services(
         traced = [r for r in process.log_records() if r.get("trace_id") == root.trace_id]
         assert traced, f"{name} logged no line with the trace id"
         assert all(r["request_id"] == REQUEST_ID for r in traced), traced
+
+
+def test_a_parent_based_ratio_sampler_drops_unsampled_requests_and_follows_a_sampled_caller(
+    amqp_uri: str, stack_factory: StackFactory, cleanup: Cleanup
+) -> None:
+    receiver = OtlpReceiver()
+    cleanup(receiver.stop)
+    stack = stack_factory(
+        amqp_uri,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY="100",
+        OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG="0",  # a new trace is never sampled
+    )
+    stack.start_all()
+    stack.wait_ready()
+    caller_trace = "0af7651916cd43dd8448eb211c80319c"
+    for request_id, traceparent in (
+        ("unsampled-1", None),
+        ("caller-sampled-1", f"00-{caller_trace}-b7ad6b7169203331-01"),
+        ("unsampled-2", None),
+    ):
+        headers = {"X-Request-ID": request_id}
+        if traceparent:
+            headers["traceparent"] = traceparent
+        answer = requests.get(stack.base_url + "/sum?numbers=1,2", headers=headers, timeout=10)
+        assert answer.json()["result"] == 3
+
+    def followed() -> list[ReceivedSpan] | None:
+        spans = [s for s in receiver.spans if s.trace_id == caller_trace]
+        return spans if len(spans) == 5 else None
+
+    spans = wait_for(followed, 30, "the five spans of the sampled caller's trace")
+    assert {s.service for s in spans} == {"gateway", "calc", "log"}
+    # Every span that came was the sampled caller's: the others' were never made.
+    assert {s.trace_id for s in receiver.spans} == {caller_trace}, receiver.spans
+    # Server and consumer spans carry the request id; client and producer spans do not.
+    request_ids = {s.attributes.get("request_id") for s in receiver.spans} - {None}
+    assert request_ids == {"caller-sampled-1"}

@@ -38,6 +38,8 @@ class RequestSpan:
 
     def answered(self, route: str, status: int, api_key: str | None) -> None:
         """Name the span by its route template; note the status and the key's name."""
+        if not self.span.is_recording():  # the sampler left this request out
+            return
         self.span.update_name(f"{self.span.name} {route}")  # type: ignore[attr-defined]
         self.span.set_attribute("http.route", route)
         self.span.set_attribute("http.response.status_code", status)
