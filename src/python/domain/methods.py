@@ -95,9 +95,9 @@ def sum_method(settings: Settings) -> RpcMethod:
             ),
             RpcExample(
                 "notANumber",
-                "A string among the numbers.",
-                {"numbers": [1, "2"]},
-                error=InvalidNumbers("numbers[1] must be a number, got a string"),
+                "A string for a number.",
+                {"numbers": ["1"]},
+                error=InvalidNumbers("numbers[0] must be a number, got a string"),
             ),
         ),
     )

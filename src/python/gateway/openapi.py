@@ -144,8 +144,21 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     },
                 }
             },
+            "/asyncapi.json": {
+                "get": {
+                    "operationId": "asyncapi",
+                    "security": [],  # open, like this document
+                    "responses": {
+                        "200": json_response(
+                            {"type": "object"},
+                            "The services' calls and events, as an AsyncAPI 3.0 document.",
+                        ),
+                        **error_responses(ANY_REQUEST),
+                    },
+                }
+            },
         },
-        # With API_KEYS_FILE, every operation but health, readiness, metrics and this one.
+        # With API_KEYS_FILE, every operation but health, readiness, metrics and the documents.
         "security": [{"bearer": []}, {"apiKey": []}] if settings.api_keys_file else [],
         "components": {
             "securitySchemes": {
