@@ -26,10 +26,10 @@ from runtime.config import Settings, config_from_env
 
 DESCRIPTION = """\
 Nameko 2's protocol over RabbitMQ, JSON only. To call a method, publish its call to the
-RPC exchange under the routing key <service>.<method>, with reply_to and correlation_id,
-and read the reply that comes back with the same correlation_id: a result, or an error
-naming the exception's class. Events go to <source>.events under their type. Each call
-example is answered by the reply example of the same name."""
+RPC exchange under the routing key `<service>.<method>`, with `reply_to` and
+`correlation_id`, and read the reply that comes back with the same `correlation_id`: a
+result, or an error naming the exception's class. Events go to `<source>.events` under
+their type. Each call example is answered by the reply example of the same name."""
 
 
 def asyncapi_document(settings: Settings) -> dict[str, Any]:

@@ -36,7 +36,7 @@ _TRACE_HEADERS = {
 NAMEKO_HEADERS: Schema = {
     "type": "object",
     "description": (
-        f"Nameko's context data, each key as the application header {HEADER_PREFIX}.<key>:"
+        f"Nameko's context data, each key as the application header `{HEADER_PREFIX}.<key>`:"
         " every Nameko service passes on what it received, adding its own call to the stack."
         " None is required."
     ),
@@ -46,7 +46,7 @@ NAMEKO_HEADERS: Schema = {
             CALL_ID_STACK_CONTEXT_KEY: {
                 "type": "array",
                 "items": {"type": "string"},
-                "description": "The calls that led here, oldest first: <service>.<method>.<id>.",
+                "description": "Calls that led here, oldest first: `<service>.<method>.<id>`.",
             },
             REQUEST_ID_KEY: {
                 "type": "string",
