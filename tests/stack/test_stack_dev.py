@@ -132,7 +132,7 @@ def test_a_change_restarts_the_services_that_run_it_and_the_new_code_answers(
     os.killpg(dev.pid, signal.SIGINT)  # Ctrl-C, as a terminal sends it to its job
     assert dev.wait(60) == 0, printed()
     # Each restart ran a process that had loaded its libraries beforehand.
-    assert "a cold start" not in printed()
+    assert "not warm" not in printed()
     assert "stopped: the services and the node" in printed()
     assert not group_alive(dev.pid), "no service or standby is left"
     assert not group_alive(node["pid"]), "the node stopped"

@@ -161,7 +161,7 @@ class DevStack:
                     files = ", ".join(self._shown(p) for p in (why or {}).get(name, []))
                     what = f"restarted: {files} changed" if files else "started"
                     if files and name in cold:
-                        what += " (a cold start: its next process was still loading)"
+                        what += " (not warm: its next process was still loading)"
                     say(name, what, time.time() - since)
                     service.prepare()
                 elif not service.running():
