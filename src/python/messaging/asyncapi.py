@@ -19,6 +19,7 @@ from messaging.queues import EventRoute, handler_of
 from messaging.wire import (
     ENCODING,
     EVENT_PROPERTIES,
+    EXAMPLE_HEADERS,
     JSON,
     NAMEKO_HEADERS,
     SECURITY_SCHEMES,
@@ -31,7 +32,6 @@ from runtime.config import Settings
 
 ASYNCAPI_VERSION = "3.0.0"
 AMQP_BINDING = "0.3.0"
-EXAMPLE_HEADERS = {"nameko.call_id_stack": ["gateway.sum_from_query.example"]}
 
 _DEAD_LETTER_HEADERS = {
     "type": "object",

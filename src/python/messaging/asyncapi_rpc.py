@@ -16,7 +16,7 @@ from typing import Any
 from nameko.exceptions import MethodNotFound, get_module_path
 
 from amqp_client.messages import TRANSIENT
-from messaging.asyncapi import EXAMPLE_HEADERS, AsyncApiParts, amqp_binding, ref, with_example
+from messaging.asyncapi import AsyncApiParts, amqp_binding, ref, with_example
 from messaging.contract import RpcExample, RpcMethod
 from messaging.queues import rpc_queue_spec
 from messaging.rpc import DIRECT_REPLY_TO
@@ -24,6 +24,7 @@ from messaging.wire import (
     CALL_ERRORS,
     CALL_PROPERTIES,
     ENCODING,
+    EXAMPLE_HEADERS,
     JSON,
     REPLY_PROPERTIES,
     Schema,
@@ -44,7 +45,6 @@ def add_rpc_services(
         CALL_PROPERTIES, {**properties, **call, **example_id}
     )
     parts.schemas["ReplyProperties"] = with_example(REPLY_PROPERTIES, {**properties, **example_id})
-    parts.schemas[get_module_path(MethodNotFound)] = error_schema(MethodNotFound)
     unknown = _reply_message(
         parts, "unknown-method", {"type": "null"}, _error(parts, MethodNotFound), []
     )

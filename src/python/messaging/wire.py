@@ -63,6 +63,13 @@ NAMEKO_HEADERS: Schema = {
 }
 
 
+EXAMPLE_HEADERS = {
+    f"{HEADER_PREFIX}.{CALL_ID_STACK_CONTEXT_KEY}": ["gateway.sum_from_query.5d2c0b7e"],
+    f"{HEADER_PREFIX}.{REQUEST_ID_KEY}": "example-request-1",
+}
+"""The headers the documents' examples show: a call made for an HTTP request."""
+
+
 def _properties(description: str, **fields: Schema) -> Schema:
     common = {
         "content_type": {
