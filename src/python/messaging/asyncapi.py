@@ -148,9 +148,9 @@ class AsyncApiParts:
             "channel": ref("channels", channel),
             "title": f"{route.source} publishes {route.event_type}",
             "summary": (
-                "Persistent and mandatory, on a channel in confirm mode: published only once"
-                " the broker confirms it, after declaring the handlers' queues, so an event"
-                " sent before its handler ever started is kept."
+                "Persistent and mandatory, on a channel in confirm mode: the publisher"
+                " declares the handlers' queues first, so an event sent before its handler"
+                " ever started is kept, and counts an event sent once the broker confirms it."
             ),
             "messages": [ref("channels", channel, "messages", "event")],
             "bindings": amqp_binding(deliveryMode=PERSISTENT, mandatory=True),
