@@ -4,6 +4,9 @@
   A setting with no row in the table is a warning, so ``mkdocs build --strict`` fails.
 - ``http-api.md``: the line ``<!-- openapi -->`` becomes the gateway's OpenAPI document,
   rendered as tables, and the document itself.
+- ``messaging.md``: the line ``<!-- asyncapi -->`` becomes the AsyncAPI document, rendered
+  as tables (`asyncapi_page`), and the document itself, which the site serves as
+  ``asyncapi.json`` too.
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import re
 import warnings
-from collections.abc import Sequence
 from typing import Any
+
+from mkdocs.structure.files import File, Files
+
+from asyncapi_page import render_asyncapi
+from schema_text import fields, indent, schema_type, table, yes
 
 with warnings.catch_warnings():
     # Nameko imports eventlet, which announces its maintenance mode at import.
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     from calc.main import METRICS_PORT as CALC_METRICS_PORT
+    from gateway.asyncapi import asyncapi_document
     from gateway.openapi import openapi_document
     from log.main import METRICS_PORT as LOG_METRICS_PORT
     from runtime.config import Settings
@@ -28,6 +35,7 @@ log = logging.getLogger("mkdocs.hooks.code_pages")
 
 SETTINGS_HEADER = "| Variable | Used by | Meaning |"
 OPENAPI_MARKER = "<!-- openapi -->"
+ASYNCAPI_MARKER = "<!-- asyncapi -->"
 
 
 def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
@@ -37,7 +45,16 @@ def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
     if page.file.src_uri == "http-api.md":
         document = openapi_document(Settings(api_keys_file="API_KEYS_FILE"))
         return markdown.replace(OPENAPI_MARKER, render_openapi(document))
+    if page.file.src_uri == "messaging.md":
+        return markdown.replace(ASYNCAPI_MARKER, render_asyncapi(asyncapi_document(Settings())))
     return markdown
+
+
+def on_files(files: Files, config: Any) -> Files:
+    """MkDocs' hook for the site's files: the AsyncAPI document joins them, for tools."""
+    document = json.dumps(asyncapi_document(Settings()), indent=2)
+    files.append(File.generated(config, "asyncapi.json", content=document))
+    return files
 
 
 # --- the settings table ---------------------------------------------------------------
@@ -105,7 +122,7 @@ def render_openapi(document: dict[str, Any]) -> str:
     source = json.dumps(document, indent=2)
     parts.append(
         '??? note "The whole document: `GET /openapi.json` with the default settings and '
-        '`API_KEYS_FILE` set"\n\n' + _indent("```json\n" + source + "\n```")
+        '`API_KEYS_FILE` set"\n\n' + indent("```json\n" + source + "\n```")
     )
     return "\n\n".join(parts)
 
@@ -127,7 +144,7 @@ def _operations(document: dict[str, Any]) -> str:
             if body:
                 for media, content in body["content"].items():
                     required = "required" if body.get("required") else "optional"
-                    out.append(f"Body ({required}): `{media}`, {_type(content['schema'])}.")
+                    out.append(f"Body ({required}): `{media}`, {schema_type(content['schema'])}.")
             out += _responses(op["responses"])
     return "\n\n".join(out)
 
@@ -147,24 +164,24 @@ def _parameters(parameters: list[dict[str, Any]]) -> list[str]:
         (
             f"`{p['name']}`",
             p["in"],
-            _yes(p.get("required")),
-            _type(p["schema"]),
+            yes(p.get("required")),
+            schema_type(p["schema"]),
             p.get("description", ""),
         )
         for p in parameters
     ]
-    return [_table(("Parameter", "In", "Required", "Type", "Description"), rows)]
+    return [table(("Parameter", "In", "Required", "Type", "Description"), rows)]
 
 
 def _responses(responses: dict[str, Any]) -> list[str]:
     """One row per answer; statuses that answer alike share a row."""
     grouped: dict[tuple[str, str], list[str]] = {}
     for status, response in responses.items():
-        bodies = [_type(c["schema"]) for c in response.get("content", {}).values()]
+        bodies = [schema_type(c["schema"]) for c in response.get("content", {}).values()]
         key = (response.get("description", ""), ", ".join(bodies) or "none")
         grouped.setdefault(key, []).append(f"`{status}`")
     rows = [(", ".join(s), d, b) for (d, b), s in grouped.items()]
-    return [_table(("Status", "Answer", "Body"), rows)]
+    return [table(("Status", "Answer", "Body"), rows)]
 
 
 def _headers(document: dict[str, Any]) -> str:
@@ -173,8 +190,10 @@ def _headers(document: dict[str, Any]) -> str:
         for op in methods.values():
             for response in op["responses"].values():
                 headers.update(response.get("headers", {}))
-    rows = [(f"`{n}`", _type(h["schema"]), h.get("description", "")) for n, h in headers.items()]
-    return "## Response headers\n\n" + _table(("Header", "Type", "Description"), rows)
+    rows = [
+        (f"`{n}`", schema_type(h["schema"]), h.get("description", "")) for n, h in headers.items()
+    ]
+    return "## Response headers\n\n" + table(("Header", "Type", "Description"), rows)
 
 
 def _schemas(document: dict[str, Any]) -> str:
@@ -185,66 +204,5 @@ def _schemas(document: dict[str, Any]) -> str:
             out.append(schema["description"])
         if schema.get("additionalProperties") is False:
             out.append("No other fields are accepted.")
-        out.append(_table(("Field", "Type", "Required"), _fields(schema)))
+        out.append(table(("Field", "Type", "Required"), fields(schema)))
     return "\n\n".join(out)
-
-
-def _fields(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, str, str]]:
-    """Each field of an object schema, with inline objects' fields as ``outer.inner``."""
-    found = []
-    required = set(schema.get("required", []))
-    for name, field in schema.get("properties", {}).items():
-        found.append((f"`{prefix}{name}`", _type(field), _yes(name in required)))
-        if field.get("type") == "object" and "properties" in field:
-            found += _fields(field, prefix + name + ".")
-    return found
-
-
-def _type(schema: dict[str, Any]) -> str:
-    """A schema in a few words: its type, reference, values and limits."""
-    if "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[-1]
-        return f"[`{name}`](#{name.lower()})"
-    kind = schema.get("type", "any")
-    if kind == "array":
-        kind = "array of " + _type(schema.get("items", {}))
-    elif schema.get("format"):
-        kind += f" ({schema['format']})"
-    said = []
-    if "enum" in schema:
-        said.append("one of " + ", ".join(f"`{json.dumps(v)}`" for v in schema["enum"]))
-    for low, high, unit in _BOUNDS:
-        if low in schema or high in schema:
-            said.append(_bounds(schema.get(low), schema.get(high)) + unit)
-    if "pattern" in schema:
-        said.append(f"matching `{schema['pattern']}`")
-    return kind + (": " + ", ".join(said) if said else "")
-
-
-_BOUNDS = (
-    ("minimum", "maximum", ""),
-    ("minLength", "maxLength", " characters"),
-    ("minItems", "maxItems", " items"),
-)
-
-
-def _bounds(low: Any, high: Any) -> str:
-    if low is not None and high is not None:
-        return f"{low} to {high}"
-    return f"at least {low}" if low is not None else f"at most {high}"
-
-
-def _yes(value: Any) -> str:
-    return "yes" if value else "no"
-
-
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
-    """A Markdown table; a ``|`` inside a cell is escaped."""
-    lines = [header, tuple("---" for _ in header)] + [
-        tuple(cell.replace("|", "\\|") for cell in row) for row in rows
-    ]
-    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
-
-
-def _indent(text: str) -> str:
-    return re.sub(r"^(?=.)", "    ", text, flags=re.MULTILINE)

@@ -3,9 +3,9 @@ the source: every import points down or stays in its own package, and none goes 
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterator
 from pathlib import Path
+
+from devstack.sources import imports, modules
 
 ROOT = Path("src/python")
 # Package: layer. A package may import its own modules and those of lower layers only;
@@ -26,34 +26,11 @@ TOOLS = {"devstack"}
 MAX_LINES = 310
 
 
-def modules() -> dict[str, Path]:
-    """Every module of the code (tests, which import what they test, are left out)."""
-    found = {}
-    for path in sorted(ROOT.rglob("*.py")):
-        if path.name.endswith("_test.py"):
-            continue
-        parts = path.relative_to(ROOT).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        found[name] = path
-    return found
-
-
-def first_party_imports(path: Path, known: set[str]) -> Iterator[str]:
-    """Every project module `path` imports, at any depth of the code (lazy imports too)."""
-    for node in ast.walk(ast.parse(path.read_text())):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        for name in names:
-            if name in known and name.split(".")[0] in LAYERS | dict.fromkeys(TOOLS):
-                yield name
-
-
 def import_graph() -> dict[str, set[str]]:
-    found = modules()
-    return {name: set(first_party_imports(path, set(found))) for name, path in found.items()}
+    """Every module of the code (tests, which import what they test, are left out) and the
+    project modules it imports, at any depth of the code (lazy imports too)."""
+    found = modules(ROOT)
+    return {name: imports(path, found) for name, path in found.items()}
 
 
 def package(module: str) -> str:
@@ -61,7 +38,7 @@ def package(module: str) -> str:
 
 
 def test_every_package_is_placed_in_a_layer() -> None:
-    assert {package(m) for m in modules()} == set(LAYERS) | TOOLS
+    assert {package(m) for m in modules(ROOT)} == set(LAYERS) | TOOLS
 
 
 def test_no_module_imports_a_higher_layer_or_a_sibling_package() -> None:
@@ -97,6 +74,6 @@ def test_there_is_no_import_cycle() -> None:
 
 
 def test_modules_stay_small() -> None:
-    sizes = {path: len(path.read_text().splitlines()) for path in modules().values()}
+    sizes = {path: len(path.read_text().splitlines()) for path in modules(ROOT).values()}
     long = {str(path): n for path, n in sizes.items() if n > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines: {long}"

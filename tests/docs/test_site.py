@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from mkdocs.__main__ import cli
 
+from gateway.asyncapi import asyncapi_document
 from gateway.openapi import openapi_document
 from harness.default_ports import METRICS_PORTS
 from runtime.config import Settings
@@ -64,3 +66,25 @@ def test_the_http_api_page_shows_every_operation_and_schema_of_the_document(site
             assert f"{method.upper()} {path}" in text, (method, path)
     for schema in document["components"]["schemas"]:
         assert re.search(rf"^{schema}¶?$", text, flags=re.MULTILINE), schema
+
+
+def test_the_messaging_page_shows_every_channel_header_and_error_of_the_document(
+    site: Path,
+) -> None:
+    text = page_text(site, "messaging")
+    document = asyncapi_document(Settings())
+    schemas = document["components"]["schemas"]
+    named = [
+        *(channel["address"] for channel in document["channels"].values() if channel["address"]),
+        *(server["host"] for server in document["servers"].values()),
+        *schemas["NamekoHeaders"]["properties"],
+        *(
+            s["properties"]["exc_path"]["enum"][0]
+            for s in schemas.values()
+            if "exc_path" in s.get("properties", {}) and "enum" in s["properties"]["exc_path"]
+        ),
+    ]
+    assert len(named) > 20
+    missing = [name for name in named if name not in text]
+    assert not missing, missing
+    assert json.loads((site / "asyncapi.json").read_text()) == document

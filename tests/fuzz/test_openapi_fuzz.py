@@ -90,6 +90,8 @@ def test_generated_requests_get_documented_answers_and_never_a_5xx(case: Any) ->
     assert response.status_code < 500, response.text
     if 400 <= response.status_code < 500:
         assert body["error"]["code"] and body["error"]["message"]
+    if case.operation.path == "/asyncapi.json":
+        return  # the messaging contract: Nameko's header names and error classes, by design
     for leak in LEAKS:
         assert leak not in response.text, (leak, response.text)
 

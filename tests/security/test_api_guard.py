@@ -63,7 +63,7 @@ def test_keys_are_required_on_the_api_and_a_revoked_one_is_refused(
         return status == 200
 
     wait_for(logs_answered, 30, "/logs answered with a valid key")
-    for path in ("/health", "/ready", "/metrics", "/openapi.json"):
+    for path in ("/health", "/ready", "/metrics", "/openapi.json", "/asyncapi.json"):
         assert get(stack, path).status_code == 200, path
 
     write_keys(keys_file, ["alice"])  # bob's key revoked

@@ -26,12 +26,19 @@ class QueueSpec:
     routing_key: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
 
-    def declare(self, channel: amqp.Channel) -> None:
+    def dead_letter_spec(self) -> QueueSpec | None:
+        """The queue that keeps what this one dead-letters, where its arguments name an
+        exchange for them: it has the exchange's name, and the queue type of its source."""
         dead_letters = self.arguments.get(DEAD_LETTER_EXCHANGE)
-        if dead_letters:
-            # The dead-letter queue has the exchange's name, and the queue type of its source.
-            kind = {QUEUE_TYPE: self.arguments[QUEUE_TYPE]} if QUEUE_TYPE in self.arguments else {}
-            QueueSpec(dead_letters, dead_letters, "#", kind).declare(channel)
+        if not dead_letters:
+            return None
+        kind = {QUEUE_TYPE: self.arguments[QUEUE_TYPE]} if QUEUE_TYPE in self.arguments else {}
+        return QueueSpec(dead_letters, dead_letters, "#", kind)
+
+    def declare(self, channel: amqp.Channel) -> None:
+        dead_letters = self.dead_letter_spec()
+        if dead_letters is not None:
+            dead_letters.declare(channel)
         channel.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
         channel.queue_declare(
             self.name, durable=True, auto_delete=False, arguments=dict(self.arguments)

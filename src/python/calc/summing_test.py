@@ -5,6 +5,7 @@ import pytest
 
 from calc.summing import MAX_RESULT_BITS, exact_sum
 from domain.errors import ResultOutOfRange
+from domain.schemas import SUM_EXAMPLES, SumExample
 
 
 def test_integers_are_summed_exactly_at_any_size() -> None:
@@ -54,3 +55,8 @@ def test_an_integer_sum_too_long_to_print_is_out_of_range() -> None:
     assert exact_sum([near_limit]) == near_limit
     with pytest.raises(ResultOutOfRange):
         exact_sum([near_limit, near_limit, near_limit])
+
+
+@pytest.mark.parametrize("example", SUM_EXAMPLES, ids=lambda example: example.name)
+def test_the_contracts_example_sums_are_what_calc_answers(example: SumExample) -> None:
+    assert exact_sum(example.numbers) == example.result

@@ -30,6 +30,11 @@ STACK_KEYS = frozenset(
 )  # fmt: skip
 
 
+def service_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The settings of `env` (a ``.env``) meant for the services, not for the stack."""
+    return {key: value for key, value in env.items() if key not in STACK_KEYS and key.isupper()}
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """``KEY=value`` lines of a compose ``.env`` file (comments and blanks skipped)."""
     values = {}
@@ -145,9 +150,7 @@ class EmbeddedStack:
         return kept + started
 
     def _start(self, name: str, digest: str, index: int) -> dict[str, Any]:
-        env = {
-            key: value for key, value in self.env.items() if key not in STACK_KEYS and key.isupper()
-        }
+        env = service_env(self.env)
         env.update(
             # Each service's first process on its own default port, as the README says.
             metrics_port_env(keep_default=index == 0),

@@ -55,3 +55,32 @@ def queue_counts(uri: str, queue: str) -> tuple[int, int] | None:
         return None
     finally:
         connection.collect()
+
+
+class ConsumerProbe:
+    """Whether queues have consumers, asked over one connection kept open (a restart asks
+    many times a second)."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._connection: amqp.Connection | None = None
+
+    def has_consumer(self, queue: str) -> bool:
+        try:
+            if self._connection is None:
+                self._connection = connect(self.uri)
+            # A passive declare of a missing queue closes its channel: one channel per ask.
+            channel = self._connection.channel()
+            _, _, consumers = channel.queue_declare(queue, passive=True)
+            channel.close()
+            return bool(consumers)
+        except amqp.exceptions.NotFound:
+            return False
+        except (OSError, amqp.exceptions.AMQPError):
+            self.close()
+            return False
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.collect()
+            self._connection = None

@@ -62,9 +62,12 @@ def _ephemeral_ports_start() -> int:
         return 32768  # Linux's default
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True if nothing listens on `host:port` and it can be bound."""
+def port_is_free(port: int, host: str = "127.0.0.1", reuse_address: bool = False) -> bool:
+    """True if nothing listens on `host:port` and it can be bound: `reuse_address` as a
+    server binds it (eventlet's does), which connections left in TIME_WAIT do not stop."""
     with socket.socket() as sock:
+        if reuse_address:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from domain.numbers import Number
+from domain.schemas import NUMBER, SUM, Schema
 from messaging.errors import Unprocessable
 from messaging.queues import EventRoute, handler_queue
 
@@ -22,6 +23,24 @@ SUM_COMPUTED = EventRoute(
     durable_queues=(handler_queue("gateway", "sum_computed", "log", "record_sum"),),
     dead_letters=True,
 )
+
+
+_TEXT = {"type": "string", "minLength": 1}
+
+SUM_COMPUTED_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["event_id", "request_id", "occurred_at", "numbers", "result"],
+    "properties": {
+        "event_id": {**_TEXT, "description": "Unique: log stores an event id once."},
+        "request_id": _TEXT,
+        "occurred_at": {**_TEXT, "format": "date-time"},
+        "numbers": {"type": "array", "items": NUMBER},
+        "result": SUM,
+    },
+}
+"""A `SumComputed` payload as the gateway sends it. log dead-letters one with other fields,
+or with an empty id or time (`SumComputed.from_payload`)."""
 
 
 @dataclass(frozen=True)
@@ -63,3 +82,13 @@ class SumComputed:
         if not isinstance(payload["numbers"], list):
             raise InvalidEvent("numbers must be a list")
         return cls(**payload)
+
+
+SUM_COMPUTED_EXAMPLE = SumComputed(
+    event_id="5f0c4e2a9b7d4c1e8a3f6b2d9e1c7a40",
+    request_id="example-request-1",
+    occurred_at="2026-01-01T12:00:00.000000+00:00",
+    numbers=[1, 2, 3],
+    result=6,
+)
+"""The event the documents show (and a test sends, then finds in the log)."""

@@ -7,11 +7,11 @@ ones it answers. The fuzz tests drive the API from this document, which keeps it
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable
 
 from domain.errors import RECENT_ERRORS, SUM_ERRORS
 from domain.limits import MAX_LOG_ENTRIES
+from domain.schemas import LOG_ENTRY, SUM, numbers, sum_examples
 from gateway.inputs import BODY_ERRORS, LIMIT_ERRORS, QUERY_ERRORS
 from messaging.errors import CALL_ERRORS, PUBLISH_ERRORS
 from runtime.config import Settings
@@ -26,31 +26,19 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-# What a sum answers, by example: the fuzz tests send each, with every check.
-_SUMS = (
-    ("exactIntegers", "Integers: their exact sum.", [10**40, 1]),
-    ("roundedFloats", "With a float: the float nearest to the exact sum.", [0.1, 0.2]),
-    (
-        "pastTheLargestFloat",
-        "Past the largest float: the integer nearest to the exact sum.",
-        [sys.float_info.max, sys.float_info.max],
-    ),
-)
-
-
 def _sum_examples(settings: Settings, value: Callable[[list[Any]], Any]) -> dict[str, Any]:
-    """`_SUMS` as OpenAPI examples of a request's `value` of the numbers."""
+    """The contract's sums (`domain.schemas.SUM_EXAMPLES`) as OpenAPI examples of a
+    request's `value` of the numbers: the fuzz tests send each, with every check."""
     return {
-        name: {"summary": summary, "value": value(numbers)}
-        for name, summary, numbers in _SUMS
-        if len(numbers) <= settings.max_numbers
+        example.name: {"summary": example.summary, "value": value(example.numbers)}
+        for example in sum_examples(settings.max_numbers)
     }
 
 
 def openapi_document(settings: Settings) -> dict[str, Any]:
     """The OpenAPI document for a gateway running with `settings`."""
-    number = {"type": "number"}
-    numbers = {"type": "array", "items": number, "minItems": 1, "maxItems": settings.max_numbers}
+    # The gateway refuses an empty list (missing_numbers) before calling calc.
+    some_numbers = numbers(settings.max_numbers, min_items=1)
     sum_result = json_response(_ref("SumResult"), "The exact sum.")
     api = (ANY_REQUEST, guard_errors(settings))
     sums = (SUM_ERRORS, CALL_ERRORS, PUBLISH_ERRORS)  # calc.sum, then the sum_computed event
@@ -76,7 +64,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                             ),
                             "style": "form",
                             "explode": False,
-                            "schema": numbers,
+                            "schema": some_numbers,
                             "examples": _sum_examples(settings, lambda numbers: numbers),
                         }
                     ],
@@ -156,8 +144,21 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     },
                 }
             },
+            "/asyncapi.json": {
+                "get": {
+                    "operationId": "asyncapi",
+                    "security": [],  # open, like this document
+                    "responses": {
+                        "200": json_response(
+                            {"type": "object"},
+                            "The services' calls and events, as an AsyncAPI 3.0 document.",
+                        ),
+                        **error_responses(ANY_REQUEST),
+                    },
+                }
+            },
         },
-        # With API_KEYS_FILE, every operation but health, readiness, metrics and this one.
+        # With API_KEYS_FILE, every operation but health, readiness, metrics and the documents.
         "security": [{"bearer": []}, {"apiKey": []}] if settings.api_keys_file else [],
         "components": {
             "securitySchemes": {
@@ -169,20 +170,13 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["numbers"],
-                    "properties": {"numbers": numbers},
+                    "properties": {"numbers": some_numbers},
                 },
                 "SumResult": {
                     "type": "object",
                     "required": ["result", "request_id"],
                     "properties": {
-                        "result": {
-                            "type": "number",
-                            "description": (
-                                "Integers only: their exact sum. With a float: the float"
-                                " nearest to the exact sum, or past the largest float, the"
-                                " integer nearest to it."
-                            ),
-                        },
+                        "result": SUM,
                         "request_id": {"type": "string"},
                     },
                 },
@@ -191,24 +185,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "required": ["entries"],
                     "properties": {"entries": {"type": "array", "items": _ref("LogEntry")}},
                 },
-                "LogEntry": {
-                    "type": "object",
-                    "required": ["event_id", "time", "source", "request_id", "payload"],
-                    "properties": {
-                        "event_id": {"type": "string"},
-                        "time": {"type": "string", "format": "date-time"},
-                        "source": {"type": "string"},
-                        "request_id": {"type": "string"},
-                        "payload": {
-                            "type": "object",
-                            "required": ["numbers", "result"],
-                            "properties": {
-                                "numbers": {"type": "array", "items": number},
-                                "result": number,
-                            },
-                        },
-                    },
-                },
+                "LogEntry": LOG_ENTRY,
                 "Health": {
                     "type": "object",
                     "required": ["status"],

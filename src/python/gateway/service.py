@@ -10,6 +10,7 @@ from werkzeug.wrappers import Request, Response
 from domain.events import SUM_COMPUTED, SumComputed
 from domain.limits import MAX_LOG_ENTRIES
 from domain.numbers import Number
+from gateway.asyncapi import asyncapi_document
 from gateway.inputs import logs_limit, numbers_from_body, numbers_from_query
 from gateway.openapi import openapi_document
 from messaging.events import ConfirmedEvents
@@ -63,6 +64,11 @@ class GatewayService:
     def openapi(self, request: Request) -> dict[str, Any]:
         """This API as an OpenAPI 3 document."""
         return openapi_document(self.settings)
+
+    @json_http("GET", "/asyncapi.json", public=True)
+    def asyncapi(self, request: Request) -> dict[str, Any]:
+        """The services' calls and events as an AsyncAPI 3 document."""
+        return asyncapi_document(self.settings)
 
     @json_http("GET", "/metrics", public=True)
     def metrics(self, request: Request) -> Response:

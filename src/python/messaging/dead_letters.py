@@ -30,10 +30,12 @@ _DEATH_HEADERS = ("x-death", "x-first-death-", "x-last-death-", "x-delivery-coun
 
 @dataclass(frozen=True)
 class DeadLetter:
+    """One dead letter, as ``log.dead_letters`` lists it: `SCHEMA` says what each field is."""
+
     message_id: str | None
-    queue: str  # the queue it was dead-lettered from
-    reason: str  # rejected (its handler could not process it), delivery_limit, expired
-    count: int  # how many times it was dead-lettered from that queue
+    queue: str
+    reason: str
+    count: int
     body: str
 
     @classmethod
@@ -51,6 +53,25 @@ class DeadLetter:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
+
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["message_id", "queue", "reason", "count", "body"],
+    "properties": {
+        "message_id": {"type": ["string", "null"]},
+        "queue": {"type": "string", "description": "The queue it was dead-lettered from."},
+        "reason": {
+            "type": "string",
+            "description": (
+                "rejected (its handler could not process it), delivery_limit, or expired."
+            ),
+        },
+        "count": {"type": "integer", "description": "Times dead-lettered from that queue."},
+        "body": {"type": "string", "description": "The message's body, as text."},
+    },
+}
+"""A `DeadLetter`'s fields as JSON Schema, for the document of ``log.dead_letters``."""
 
 
 @contextmanager

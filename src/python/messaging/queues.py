@@ -75,3 +75,8 @@ class EventRoute:
 def handler_queue(source: str, event_type: str, service: str, method: str) -> str:
     """The queue Nameko's ``@event_handler`` (service pool mode) consumes from."""
     return f"evt-{source}-{event_type}--{service}.{method}"
+
+
+def handler_of(queue: str) -> str:
+    """The handler (``service.method``) whose `handler_queue` `queue` is."""
+    return queue.rsplit("--", 1)[1]

@@ -19,9 +19,10 @@ REQUEST_ID_KEY = "request_id"
 API_KEY_NAME_KEY = "api_key"
 """Key of the caller's API key's name (never the key) in Nameko context data."""
 
-# Printable, header- and log-safe, and short enough to index; anything else a
-# client sends is replaced, never echoed (no header or log injection).
-_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}$"
+"""What a request id is: printable, header- and log-safe, and short enough to index.
+Anything else a client sends is replaced, never echoed (no header or log injection)."""
+_VALID_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
 _caller: ContextVar[str | None] = ContextVar("api_key", default=None)
