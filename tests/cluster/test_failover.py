@@ -1,7 +1,9 @@
-"""The stack on a three-node RabbitMQ cluster with quorum queues, under steady load, while
-the node leading a queue is killed and brought back: first log's event queue's leader,
-then calc's. Every sum answered 200 is in the log exactly once; a request that fails
-fails with the JSON 503 or 504 within its deadline; service is back within 15 s."""
+"""The stack on a three-node RabbitMQ cluster (``QUEUE_TYPE=quorum``: a quorum queue for
+events, a transient classic queue per RPC service), under steady load, while the node
+holding a queue is killed and brought back: first the event queue's leader, then the node
+of ``rpc-calc``. Every sum answered 200 is in the log exactly once; a request that fails
+fails with the JSON 503 or 504 within its deadline, and a call times out only if it was
+in flight when its queue went; service is back within 15 s."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ DEADLINE = RPC_TIMEOUT + CONFIRM_TIMEOUT
 CLEAN_FAILURES = {"503 broker_unavailable", "503 event_not_stored", "503 service_unavailable",
                   "504 timeout"}  # fmt: skip
 BACK_WITHIN = 15.0
+CLIENTS = 8
 
 
 @pytest.fixture
@@ -111,13 +114,13 @@ def test_killing_the_leading_nodes_loses_no_answered_sum(
 ) -> None:
     stack = start_stack(cluster, stack_factory)
     started = time.monotonic()
-    load = SteadyLoad(stack.base_url, clients=8, max_seconds=240, max_requests=50_000,
+    load = SteadyLoad(stack.base_url, clients=CLIENTS, max_seconds=240, max_requests=50_000,
                       timeout=DEADLINE + 5)  # fmt: skip
     load.wait_for_requests(300)
 
     recoveries = {
         "event queue leader killed": kill_and_restore(cluster, EVENT_QUEUE, load),
-        "rpc-calc leader killed": kill_and_restore(cluster, "rpc-calc", load),
+        "rpc-calc's node killed": kill_and_restore(cluster, "rpc-calc", load),
     }
     if time.monotonic() - started < 30:
         load.wait_for_requests(sum(load.result.outcomes.values()) + 1, timeout=60)
@@ -132,6 +135,9 @@ def test_killing_the_leading_nodes_loses_no_answered_sum(
     answered = set(result.request_ids)
     assert all(entries.count(request_id) == 1 for request_id in answered), "once each"
     assert set(result.outcomes) <= {"200"} | CLEAN_FAILURES, result.outcomes
+    # Fast failures, not deadlines: the broker deletes a dead node's RPC queue, and a call
+    # to it comes back unroutable at once. Only calls in flight (one per client) wait.
+    assert result.outcomes.get("504 timeout", 0) <= 2 * CLIENTS, result.outcomes
     assert result.ok > 1000, result.outcomes
     assert not any(
         "guest:guest" in p.output() for p in stack.processes
@@ -148,7 +154,7 @@ def test_cutting_the_clients_link_to_a_node_fails_over_without_hanging(
     if shutil.which("iptables") is None or os.geteuid() != 0:
         missing("cutting a link needs root and iptables (apt-get install iptables)")
     stack = start_stack(cluster, stack_factory)
-    load = SteadyLoad(stack.base_url, clients=8, max_seconds=120, max_requests=50_000,
+    load = SteadyLoad(stack.base_url, clients=CLIENTS, max_seconds=120, max_requests=50_000,
                       timeout=DEADLINE + 5)  # fmt: skip
     load.wait_for_requests(300)
     with link_cut(cluster.nodes[0].port):

@@ -1,4 +1,4 @@
-"""Durable queues, declared alike by everyone who uses them.
+"""Queues, declared alike by everyone who uses them.
 
 A publisher that declares its consumers' queues (so that nothing is lost before they
 start) and the consumers themselves must declare each queue with the same arguments, or
@@ -25,6 +25,9 @@ class QueueSpec:
     exchange: str
     routing_key: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
+    # A transient queue is deleted with its node: where it may be declared again on
+    # another node at once (see messaging.queues), that beats waiting for the node.
+    durable: bool = True
 
     def dead_letter_spec(self) -> QueueSpec | None:
         """The queue that keeps what this one dead-letters, where its arguments name an
@@ -41,6 +44,6 @@ class QueueSpec:
             dead_letters.declare(channel)
         channel.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
         channel.queue_declare(
-            self.name, durable=True, auto_delete=False, arguments=dict(self.arguments)
+            self.name, durable=self.durable, auto_delete=False, arguments=dict(self.arguments)
         )
         channel.queue_bind(self.name, self.exchange, routing_key=self.routing_key)

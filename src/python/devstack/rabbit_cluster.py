@@ -62,14 +62,21 @@ class PrivateCluster:
         wait_for(formed, timeout, f"the cluster to run {sorted(expected)}", interval=1)
 
     def leader_of(self, queue: str, vhost: str = "/") -> PrivateNode:
-        """The node that leads a quorum queue now."""
+        """The node that leads a quorum queue now, or holds a classic one."""
         listed = json.loads(
             self.running()[0].ctl(
                 "list_queues", "-p", vhost, "name", "leader", "--formatter", "json"
             )
         )
         leader = next(q["leader"] for q in listed if q["name"] == queue)
-        return next(node for node in self.nodes if node.node == leader)
+        if leader:
+            return next(node for node in self.nodes if node.node == leader)
+        # A classic queue names no leader: it is listed by the node that holds it.
+        return next(
+            node
+            for node in self.running()
+            if queue in node.ctl("list_queues", "-p", vhost, "--local", "--quiet", "name").split()
+        )
 
     def close(self) -> None:
         for node in self.nodes:

@@ -173,9 +173,13 @@ def test_the_document_follows_the_settings() -> None:
     document = DOCUMENTS["quorum-cluster"]
     assert {s["host"] for s in document["servers"].values()} == {"rabbit-1:5672", "rabbit-2:5672"}
     assert all(s["pathname"] == "/stack" for s in document["servers"].values())
+    # On a cluster an RPC queue is a transient classic one, an event queue a quorum one.
     queue = document["channels"]["rpc-calc"]["bindings"]["amqp"]
     assert queue["queue"]["vhost"] == "stack"
-    assert queue["x-arguments"] == {"x-queue-type": "quorum"}
+    assert (queue["queue"]["durable"], queue["x-arguments"]) == (False, {})
+    events = document["channels"]["evt-gateway-sum_computed--log.record_sum"]["bindings"]["amqp"]
+    assert events["queue"]["durable"] is True
+    assert events["x-arguments"]["x-queue-type"] == "quorum"
     assert document["operations"]["call.calc.sum"]["bindings"]["amqp"]["expiration"] == 2500
     sums = document["components"]["messages"]["calc.sum"]["examples"]
     assert all(len(e["payload"]["kwargs"]["numbers"]) <= 1 for e in sums)

@@ -84,8 +84,13 @@ class AsyncApiParts:
         return amqp_binding(**{"is": "routingKey", "exchange": {**topic, "vhost": self.vhost}})
 
     def queue(self, spec: QueueSpec, title: str, messages: dict[str, Any]) -> str:
-        """Add a channel for the durable queue `spec`; its name."""
-        queue = {"name": spec.name, "durable": True, "exclusive": False, "autoDelete": False}
+        """Add a channel for the queue `spec`; its name."""
+        queue = {
+            "name": spec.name,
+            "durable": spec.durable,
+            "exclusive": False,
+            "autoDelete": False,
+        }
         bound = {"exchange": spec.exchange, "routingKey": spec.routing_key}
         self.channels[spec.name] = {
             "address": spec.name,

@@ -1,12 +1,13 @@
-"""The arguments each durable queue of the services is declared with.
+"""The arguments each queue of the services is declared with.
 
-``QUEUE_TYPE`` chooses classic or quorum queues (RabbitMQ's replicated queue type, for a
-cluster) for the RPC queues and the event queues alike; reply queues are always
-exclusive classic queues. An event queue can ask for dead letters: what its handler
-cannot process goes to the ``dead-letters`` exchange and queue instead of being dropped,
-and on quorum queues an event redelivered ``DELIVERY_LIMIT`` times goes there too.
-RPC queues have no dead letters: a request that expires at its deadline has nobody
-waiting for it any more.
+``QUEUE_TYPE`` chooses classic queues (one node) or, on a cluster, quorum queues
+(RabbitMQ's replicated queue type) for the event queues, which keep what the broker
+confirmed, and transient classic queues for the RPC queues (`rpc_queue_spec` says why);
+reply queues are always exclusive classic queues. An event queue can ask for dead
+letters: what its handler cannot process goes to the ``dead-letters`` exchange and queue
+instead of being dropped, and on quorum queues an event redelivered ``DELIVERY_LIMIT``
+times goes there too. RPC queues have no dead letters: a request that expires at its
+deadline has nobody waiting for it any more.
 """
 
 from __future__ import annotations
@@ -36,8 +37,19 @@ def queue_arguments(settings: Settings, dead_letters: bool = False) -> dict[str,
 
 
 def rpc_queue_spec(service: str, exchange: str, settings: Settings) -> QueueSpec:
-    """``rpc-<service>``, bound to the RPC exchange for every method of the service."""
-    return QueueSpec(f"rpc-{service}", exchange, f"{service}.*", queue_arguments(settings))
+    """``rpc-<service>``, bound to the RPC exchange for every method of the service.
+
+    On a cluster (quorum queues) it is a transient classic queue, as RabbitMQ advises for
+    short-lived, latency-bound messages that outlive no deadline: replicating each call
+    through Raft would cost more than the call, and buys nothing a caller can use. When
+    its node goes down the broker deletes it, and a call then fails at once as unroutable
+    (its consumers' connections recover and declare it again on a live node) rather than
+    waiting out its deadline for a queue that cannot be reached.
+    """
+    name, key = f"rpc-{service}", f"{service}.*"
+    if settings.queue_type == "quorum":
+        return QueueSpec(name, exchange, key, durable=False)
+    return QueueSpec(name, exchange, key, queue_arguments(settings))
 
 
 def event_queue_spec(
