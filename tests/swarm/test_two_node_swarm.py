@@ -300,7 +300,7 @@ def test_the_stack_on_two_nodes_deploys_rolls_scales_and_survives_a_lost_node(
     wait_for(lambda: set(rolled.request_ids + survived.request_ids)
              <= deployment.stored_request_ids(), 60, "every answered sum in the log")  # fmt: skip
 
-    # The stack again, on three RabbitMQ nodes: one cluster, quorum queues on all three.
+    # The stack again, on three RabbitMQ nodes: one cluster, events on all three.
     deployment.remove()
     wait_for(lambda: deployment.swarm.ready_nodes() == 2, 90, "both nodes Ready again", 1)
     deployment.deploy_cluster("0.1.1")
@@ -341,9 +341,12 @@ def test_the_stack_on_two_nodes_deploys_rolls_scales_and_survives_a_lost_node(
         "rabbitmq1", "rabbitmqctl", "-q", "list_queues", "name", "type", "members",
         "--formatter", "json",
     ))  # fmt: skip
+    # Events on a quorum queue of the three; calls on a transient classic queue.
+    (events,) = [q for q in queues if q["name"] == "evt-gateway-sum_computed--log.record_sum"]
+    assert events["type"] == "quorum"
+    assert set(events["members"]) == {f"rabbit@{broker}" for broker in BROKERS}
     (rpc_calc,) = [q for q in queues if q["name"] == "rpc-calc"]
-    assert rpc_calc["type"] == "quorum"
-    assert set(rpc_calc["members"]) == {f"rabbit@{broker}" for broker in BROKERS}
+    assert rpc_calc["type"] == "classic"
 
     def three_brokers_scraped() -> int | None:
         up = deployment.prometheus_query('up{job="rabbitmq"} == 1') or []
