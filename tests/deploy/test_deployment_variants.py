@@ -21,7 +21,13 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.deploy_files import compose_config, create_secrets, mounts, stack_config
+from harness.deploy_files import (
+    compose_config,
+    create_secrets,
+    merged_compose,
+    mounts,
+    stack_config,
+)
 from harness.rabbitmq_conf import conf_settings
 
 NODES = ("rabbitmq1", "rabbitmq2", "rabbitmq3")
@@ -200,11 +206,8 @@ def test_the_entrypoint_starts_the_server_of_either_image() -> None:
 
 @pytest.fixture
 def cluster_compose(tmp_path: Path) -> dict[str, Any]:
-    made = compose_config(tmp_path, "docker-compose.yml", "docker-compose.cluster.yml",
+    return merged_compose(tmp_path, "docker-compose.yml", "docker-compose.cluster.yml",
                           BROKER_PASSWORD=PASSWORD, RABBITMQ_ERLANG_COOKIE=COOKIE)  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    config: dict[str, Any] = yaml.safe_load(made.stdout)
-    return config
 
 
 def test_the_compose_override_runs_three_brokers_with_the_cookie_from_the_environment(
@@ -391,10 +394,9 @@ def test_the_compose_tls_override_serves_tls_only_and_the_services_verify_the_no
     tmp_path: Path,
 ) -> None:
     certs = tmp_path / "certs"
-    made = compose_config(tmp_path, "docker-compose.yml", "docker-compose.tls.yml",
-                          BROKER_PASSWORD=PASSWORD, TLS_CERTS_DIR=str(certs))  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    services = yaml.safe_load(made.stdout)["services"]
+    merged = merged_compose(tmp_path, "docker-compose.yml", "docker-compose.tls.yml",
+                            BROKER_PASSWORD=PASSWORD, TLS_CERTS_DIR=str(certs))  # fmt: skip
+    services = merged["services"]
     broker = mounts(services["rabbitmq"])
     assert broker["/etc/rabbitmq/conf.d/20-tls.conf"].endswith("docker/rabbitmq-tls.conf")
     assert broker[TLS_DIR] == str(certs)

@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.deploy_files import compose_config, create_secrets, mounts, stack_config
+from harness.deploy_files import (
+    compose_config,
+    create_secrets,
+    merged_compose,
+    mounts,
+    stack_config,
+)
 
 BROKER_PASSWORD = "broker-pw-from-the-environment"
 PASSWORD = "db-pw-from-the-environment"
@@ -27,11 +33,8 @@ PG_READY = ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "log", "-d", "log"]
 
 @pytest.fixture
 def postgres_compose(tmp_path: Path) -> dict[str, Any]:
-    made = compose_config(tmp_path, "docker-compose.yml", "docker-compose.postgres.yml",
+    return merged_compose(tmp_path, "docker-compose.yml", "docker-compose.postgres.yml",
                           BROKER_PASSWORD=BROKER_PASSWORD, POSTGRES_PASSWORD=PASSWORD)  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    config: dict[str, Any] = yaml.safe_load(made.stdout)
-    return config
 
 
 def test_the_compose_override_runs_postgresql_with_the_password_from_the_environment(
@@ -79,11 +82,10 @@ def test_the_compose_override_requires_a_password_and_the_default_stack_keeps_sq
 def test_the_compose_override_takes_the_image_docker_build_base_images_makes(
     tmp_path: Path,
 ) -> None:
-    made = compose_config(tmp_path, "docker-compose.yml", "docker-compose.postgres.yml",
-                          BROKER_PASSWORD=BROKER_PASSWORD, POSTGRES_PASSWORD=PASSWORD,
-                          POSTGRES_IMAGE="local/postgres:15")  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    assert yaml.safe_load(made.stdout)["services"]["postgres"]["image"] == "local/postgres:15"
+    merged = merged_compose(tmp_path, "docker-compose.yml", "docker-compose.postgres.yml",
+                            BROKER_PASSWORD=BROKER_PASSWORD, POSTGRES_PASSWORD=PASSWORD,
+                            POSTGRES_IMAGE="local/postgres:15")  # fmt: skip
+    assert merged["services"]["postgres"]["image"] == "local/postgres:15"
     script = Path("docker/build-base-images").read_text()
     assert 'POSTGRES_IMAGE="local/postgres:15"' in script
     assert "copy-in docker/postgres-entrypoint /usr/local/bin" in script

@@ -49,6 +49,14 @@ def compose_config(tmp_path: Path, *files: str, **env: str) -> subprocess.Comple
     )  # fmt: skip
 
 
+def merged_compose(tmp_path: Path, *files: str, **env: str) -> dict[str, Any]:
+    """The compose files merged, as `compose_config` gives them; Compose must accept them."""
+    made = compose_config(tmp_path, *files, **env)
+    assert made.returncode == 0, made.stderr
+    merged: dict[str, Any] = yaml.safe_load(made.stdout)
+    return merged
+
+
 def mounts(service: dict[str, Any]) -> dict[str, str]:
     """A service's volumes, target to source, from Compose 1.29's short syntax or v2's long."""
     found = {}

@@ -1,4 +1,5 @@
-"""What log has recorded, read through the gateway's ``/logs`` as a client reads it."""
+"""What log has recorded, read through the gateway's ``/logs`` as a client reads it, and
+an entry as its stores keep one."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
+
+from log.store import LogEntry
 
 
 def log_entries(
@@ -27,3 +30,14 @@ def log_entries(
 
 def logged_request_ids(base_url: str, limit: int = 100) -> set[str]:
     return {entry["request_id"] for entry in log_entries(base_url, limit)}
+
+
+def stored_entry(event_id: str, result: int = 3) -> LogEntry:
+    """An entry as log stores one, for the stores' own tests."""
+    return LogEntry(
+        event_id=event_id,
+        time="2026-01-01T00:00:00.000000+00:00",
+        source="gateway",
+        request_id=f"req-{event_id}",
+        payload={"numbers": [1, 2], "result": result},
+    )

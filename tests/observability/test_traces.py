@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import requests
 
+from devstack.processes import PackagedStack, ServiceProcess
 from devstack.waiting import wait_for
 from harness.cleanup import Cleanup
 from harness.otlp import OtlpReceiver, ReceivedSpan
@@ -13,20 +14,25 @@ from harness.packaged import StackFactory
 REQUEST_ID = "traced-sum-1"
 
 
+def traced_stack(
+    amqp_uri: str, stack_factory: StackFactory, cleanup: Cleanup, **settings: str
+) -> tuple[OtlpReceiver, PackagedStack, dict[str, ServiceProcess]]:
+    """The three services exporting their spans to a receiver of the test's own."""
+    receiver = OtlpReceiver()
+    cleanup(receiver.stop)
+    stack = stack_factory(amqp_uri, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.endpoint,
+                          OTEL_BSP_SCHEDULE_DELAY="100", **settings)  # fmt: skip
+    processes = stack.start_all()
+    stack.wait_ready()
+    return receiver, stack, processes
+
+
 def test_one_sum_is_one_trace_with_every_hop_parented_across_the_services(
     amqp_uri: str, stack_factory: StackFactory, cleanup: Cleanup
 ) -> None:
-    receiver = OtlpReceiver()
-    cleanup(receiver.stop)
-    stack = stack_factory(
-        amqp_uri,
-        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.endpoint,
-        OTEL_BSP_SCHEDULE_DELAY="100",
-        LOG_LEVEL="DEBUG",
-        ACCESS_LOG="true",
+    receiver, stack, processes = traced_stack(
+        amqp_uri, stack_factory, cleanup, LOG_LEVEL="DEBUG", ACCESS_LOG="true"
     )
-    processes = stack.start_all()
-    stack.wait_ready()
 
     answer = requests.get(
         stack.base_url + "/sum?numbers=1,2,3", headers={"X-Request-ID": REQUEST_ID}, timeout=10
@@ -87,17 +93,11 @@ def test_one_sum_is_one_trace_with_every_hop_parented_across_the_services(
 def test_a_parent_based_ratio_sampler_drops_unsampled_requests_and_follows_a_sampled_caller(
     amqp_uri: str, stack_factory: StackFactory, cleanup: Cleanup
 ) -> None:
-    receiver = OtlpReceiver()
-    cleanup(receiver.stop)
-    stack = stack_factory(
-        amqp_uri,
-        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.endpoint,
-        OTEL_BSP_SCHEDULE_DELAY="100",
+    receiver, stack, _ = traced_stack(
+        amqp_uri, stack_factory, cleanup,
         OTEL_TRACES_SAMPLER="parentbased_traceidratio",
         OTEL_TRACES_SAMPLER_ARG="0",  # a new trace is never sampled
-    )
-    stack.start_all()
-    stack.wait_ready()
+    )  # fmt: skip
     caller_trace = "0af7651916cd43dd8448eb211c80319c"
     for request_id, traceparent in (
         ("unsampled-1", None),

@@ -19,20 +19,11 @@ import pytest
 from devstack.postgres_server import PrivatePostgres
 from devstack.waiting import wait_for
 from domain.errors import LogStoreUnavailable
+from harness.log_entries import stored_entry
 from harness.postgres import LogDatabase
 from log.store import LogEntry, PostgresStore, PostgresTarget
 from log.store.postgres import RECENT_SQL
 from runtime.errors import ConfigError
-
-
-def entry(event_id: str, result: int = 3) -> LogEntry:
-    return LogEntry(
-        event_id=event_id,
-        time="2026-01-01T00:00:00.000000+00:00",
-        source="gateway",
-        request_id=f"req-{event_id}",
-        payload={"numbers": [1, 2], "result": result},
-    )
 
 
 def open_store(database: LogDatabase) -> PostgresStore:
@@ -45,10 +36,10 @@ def test_entries_come_back_newest_first_and_an_event_id_is_stored_once(
 ) -> None:
     store = open_store(log_database)
     for n in range(5):
-        assert store.append(entry(f"e{n}"))
+        assert store.append(stored_entry(f"e{n}"))
     assert [e.event_id for e in store.recent(3)] == ["e4", "e3", "e2"]
-    assert store.recent(1) == [entry("e4")]
-    assert not store.append(entry("e2", result=99)), "a redelivery is not stored again"
+    assert store.recent(1) == [stored_entry("e4")]
+    assert not store.append(stored_entry("e2", result=99)), "a redelivery is not stored again"
     assert store.count() == 5
     assert [e.payload["result"] for e in store.recent(10) if e.event_id == "e2"] == [3]
     store.close()
@@ -60,7 +51,7 @@ def test_appends_arriving_together_share_a_commit_and_a_repeated_id_counts_once(
     store = open_store(log_database)
     pool = eventlet.GreenPool()
     ids = [f"g{n}" for n in range(20)] + ["g0", "g1"]
-    results = list(pool.imap(lambda event_id: store.append(entry(event_id)), ids))
+    results = list(pool.imap(lambda event_id: store.append(stored_entry(event_id)), ids))
     assert sorted(results) == [False] * 2 + [True] * 20
     assert store.count() == 20
     store.close()
@@ -94,7 +85,7 @@ def test_stores_opening_at_once_on_an_empty_database_migrate_it_once(
 ) -> None:
     stores = list(eventlet.GreenPool().imap(lambda _: open_store(log_database), range(6)))
     assert log_database.rows("SELECT version FROM log_schema_versions") == ["1"]
-    assert stores[0].append(entry("after"))
+    assert stores[0].append(stored_entry("after"))
     assert all(store.count() == 1 for store in stores)
     for store in stores:
         store.close()
@@ -129,18 +120,18 @@ def test_an_outage_is_log_store_unavailable_and_the_store_works_once_it_is_back(
     postgres: PrivatePostgres, log_database: LogDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = open_store(log_database)
-    assert store.append(entry("before"))
+    assert store.append(stored_entry("before"))
     postgres.stop()
     try:
         with caplog.at_level(logging.WARNING):
             with pytest.raises(LogStoreUnavailable):
-                store.append(entry("during"))
+                store.append(stored_entry("during"))
             with pytest.raises(LogStoreUnavailable):
                 store.recent(10)
     finally:
         postgres.start()
     # The pooled connections died with the server: replaced without another failure.
-    assert store.append(entry("after"))
+    assert store.append(stored_entry("after"))
     assert [e.event_id for e in store.recent(10)] == ["after", "before"]
     # One line as it goes, one as it comes back: not one per failed call.
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -154,11 +145,11 @@ def test_a_database_restart_between_calls_costs_no_call_and_no_warning(
     postgres: PrivatePostgres, log_database: LogDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = open_store(log_database)
-    assert store.append(entry("before"))
+    assert store.append(stored_entry("before"))
     postgres.stop()
     postgres.start()
     with caplog.at_level(logging.WARNING):
-        assert store.append(entry("after"))  # its pooled connection died: a new one
+        assert store.append(stored_entry("after"))  # its pooled connection died: a new one
         assert store.count() == 2
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     store.close()
@@ -177,7 +168,7 @@ def test_a_store_opened_before_its_database_runs_waits_for_it(
         postgres.start()
     with eventlet.Timeout(30):
         store = opening.wait()
-    assert store.append(entry("first"))
+    assert store.append(stored_entry("first"))
     store.close()
 
 
