@@ -63,11 +63,13 @@ class PrivateNode:
     ) -> None:
         if not server_installed():
             raise NoRabbitServer(NO_SERVER)
+        self._ports_chosen_here = port is None
         self.port = port or free_port()
         self.dist_port = free_port()
         self.cluster = cluster
         self.tls = tls
         self.epmd_port = cluster.epmd_port if cluster else free_port()
+        self._name = name
         self.node = node_name(name, self.port)
         self._temporary = directory is None
         self.dir = Path(tempfile.mkdtemp(prefix="rabbit-")) if directory is None else directory
@@ -137,7 +139,27 @@ class PrivateNode:
         }
 
     def start(self, timeout: float = 60) -> None:
-        """Start the node and wait until it accepts logins."""
+        """Start the node and wait until it accepts logins.
+
+        A port chosen here is free when chosen, not when the node binds it: a client's
+        connection can take it meanwhile (seen beside a test opening thousands). A lone
+        node whose port was taken so starts again on others; a cluster's node is named by
+        its port in its peers' configs, so it cannot.
+        """
+        for _ in range(3):
+            try:
+                self._start(timeout)
+                return
+            except RuntimeError as exc:
+                if not (self._ports_chosen_here and self.cluster is None and
+                        "eaddrinuse" in str(exc)):  # fmt: skip
+                    raise
+            self.port, self.dist_port = free_port(), free_port()
+            self.node = node_name(self._name, self.port)
+            self._write_config()
+        self._start(timeout)
+
+    def _start(self, timeout: float) -> None:
         user = _broker_user()
         with open(self.dir / "server.out", "ab") as out:
             self._process = subprocess.Popen(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import socket
 import time
 import urllib.error
@@ -36,30 +35,11 @@ def answers_ok(url: str, timeout: float = 2) -> bool:
 
 
 def free_port() -> int:
-    """A loopback TCP port that nothing listens on right now, for a server to bind soon.
-
-    It is taken from the ports just below the kernel's range for outgoing connections
-    (``ip_local_port_range``): a port from that range can go to any client's connection
-    between this check and the server's bind, and a broker then fails with
-    ``eaddrinuse`` (seen in CI, beside a test opening thousands of connections).
-    """
-    low = _ephemeral_ports_start()
-    for _ in range(200):
-        port = random.randrange(max(1024, low - _PORTS_BELOW_EPHEMERAL), low)
-        if port_is_free(port):
-            return port
-    raise RuntimeError(f"no free port below {low}")
-
-
-_PORTS_BELOW_EPHEMERAL = 12_000
-
-
-def _ephemeral_ports_start() -> int:
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
-            return int(ports.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768  # Linux's default
+    """A loopback TCP port that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def port_is_free(port: int, host: str = "127.0.0.1", reuse_address: bool = False) -> bool:
