@@ -53,10 +53,13 @@ def test_a_flood_of_connections_is_capped_and_real_clients_are_served_throughout
         statuses.append(answer.status_code)
         memory.append(rss_megabytes(gateway.pid))
         files.append(open_files(gateway.pid))
+    # The last thousand are opened faster than a loaded machine's gateway accepts them:
+    # the flood holds them until the gateway has accepted each and closed the oldest.
+    wait_for(lambda: flood.result.closed + flood.result.refused >= 19 * CAP - OWN_FILES_SLACK,
+             60, "all but the cap closed")  # fmt: skip
     idle = flood.stop()
 
     assert idle.opened == 20 * CAP and idle.other == [], idle.other
-    assert idle.closed + idle.refused >= 19 * CAP - OWN_FILES_SLACK, "all but the cap closed"
     assert max(files) <= files_before + CAP + OWN_FILES_SLACK, "never more than the cap"
     assert max(memory) < 100, f"gateway resident memory peaked at {max(memory):.0f} MB"
     assert len(statuses) >= 20 and set(statuses) == {200}, statuses
