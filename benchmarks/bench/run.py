@@ -18,7 +18,7 @@ It starts a private RabbitMQ node, then measures:
    and a bare Nameko ``@http`` handler that sums by itself; each one's req/s over the
    table's says how this machine compares with the table's;
 3. then the raw AMQP round trip (``bench/probe``): its ceiling at 32 in flight, its
-   latency at 1 in flight.
+   latency at 1 in flight, and the latency of a confirmed persistent publish.
 
 Results go to ``OUT/results.json`` and ``OUT/results.png``; the previous JSON there is
 compared with. Nothing here is a test: it prints numbers.
@@ -435,17 +435,22 @@ def measure_probe(
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        # 32 in flight: the ceiling for throughput; 1 in flight: the floor for latency.
-        for key, in_flight in (("probe", 32), ("probe_one_in_flight", 1)):
+        # 32 in flight: the ceiling for throughput; 1 in flight: the floor for latency,
+        # of a round trip and of a confirmed persistent publish (a sum waits for both).
+        for key, command, in_flight, what in (
+            ("probe", "run", 32, "direct reply-to"),
+            ("probe_one_in_flight", "run", 1, "direct reply-to"),
+            ("probe_confirm_one_in_flight", "confirm", 1, "persistent, confirmed, consumed"),
+        ):
             runs = [
                 json.loads(subprocess.run(
-                    ["node", "probe.js", "run", uri, str(args.seconds), str(in_flight)],
+                    ["node", "probe.js", command, uri, str(args.seconds), str(in_flight)],
                     cwd=probe_dir, capture_output=True, text=True, check=True,
                 ).stdout)
                 for _ in range(args.runs)
             ]  # fmt: skip
             results[key] = {
-                "client": f"amqplib on Node.js, direct reply-to, {in_flight} in flight",
+                "client": f"amqplib on Node.js, {what}, {in_flight} in flight",
                 "runs": runs,
                 "median": {name: statistics.median(r[name] for r in runs) for name in runs[0]},
             }
@@ -495,6 +500,7 @@ def summarize(results: dict[str, Any]) -> None:
     ceiling = results.get("probe", {}).get("median", {}).get("requests_per_second")
     one_p50 = median_of("project", "GET /sum", 1, "p50_ms")
     floor = results.get("probe_one_in_flight", {}).get("median", {}).get("p50_ms")
+    confirm = results.get("probe_confirm_one_in_flight", {}).get("median", {}).get("p50_ms")
     summary: dict[str, Any] = {}
     for endpoint, connections in (("GET /sum", 32), ("POST /sum", 32), ("GET /sum", 1)):
         mine = median_of("project", endpoint, connections, "requests_per_second")
@@ -525,6 +531,12 @@ def summarize(results: dict[str, Any]) -> None:
         # GET /sum waits on two broker round trips: an RPC and a confirmed publish.
         summary["raw AMQP round trip p50 ms, 1 in flight"] = round(floor, 3)
         summary["project p50 / raw round trip p50, GET /sum c=1"] = round(one_p50 / floor, 2)
+    if floor and confirm:
+        # What the broker alone takes of that ratio, before any service code runs.
+        summary["raw confirmed publish p50 ms, 1 in flight"] = round(confirm, 3)
+        summary["raw round trip + confirmed publish p50 / raw round trip p50"] = round(
+            (floor + confirm) / floor, 2
+        )
     for spec in REFERENCES:
         measured = median_of(spec.name, "GET /sum", 32, "requests_per_second")
         if measured:

@@ -75,4 +75,5 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
         missing("the benchmark's AMQP probe needs Node.js and npm (apt-get install nodejs npm)")
     assert results["probe"]["median"]["requests_per_second"] > 0
     assert results["probe_one_in_flight"]["median"]["p50_ms"] > 0
+    assert results["probe_confirm_one_in_flight"]["median"]["p50_ms"] > 0
     assert results["summary"]["project p50 / raw round trip p50, GET /sum c=1"] > 0

@@ -6,10 +6,15 @@
 //   node probe.js serve AMQP_URI                  echo each request to its reply_to
 //   node probe.js run AMQP_URI SECONDS IN_FLIGHT  keep IN_FLIGHT requests going for
 //                                                 SECONDS, print JSON figures
+//   node probe.js confirm AMQP_URI SECONDS IN_FLIGHT  the same for persistent messages
+//                                                 to a durable queue, each awaited until
+//                                                 the broker confirms it (as the gateway
+//                                                 publishes its event; serve consumes them)
 'use strict';
 const amqp = require('amqplib');
 
 const QUEUE = 'bench-probe-echo';
+const DURABLE_QUEUE = 'bench-probe-durable';
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
 async function serve(uri) {
@@ -23,7 +28,22 @@ async function serve(uri) {
     });
     channel.ack(message);
   });
+  await channel.assertQueue(DURABLE_QUEUE, { durable: true });
+  await channel.consume(DURABLE_QUEUE, (message) => channel.ack(message));
   console.log('ready');
+}
+
+function report(latencies, started) {
+  const elapsed = (Date.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))];
+  console.log(JSON.stringify({
+    requests_per_second: latencies.length / elapsed,
+    p50_ms: at(0.5),
+    p99_ms: at(0.99),
+    requests: latencies.length,
+  }));
+  process.exit(0);
 }
 
 async function run(uri, seconds, inFlight) {
@@ -43,32 +63,42 @@ async function run(uri, seconds, inFlight) {
       correlationId: id,
     });
   };
-  const report = () => {
-    const elapsed = (Date.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
-    const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))];
-    console.log(JSON.stringify({
-      requests_per_second: latencies.length / elapsed,
-      p50_ms: at(0.5),
-      p99_ms: at(0.99),
-      requests: latencies.length,
-    }));
-    process.exit(0);
-  };
 
   await channel.consume(DIRECT_REPLY_TO, (message) => {
     const id = message.properties.correlationId;
     latencies.push(Number(process.hrtime.bigint() - sentAt.get(id)) / 1e6);
     sentAt.delete(id);
     if (Date.now() < deadline) send();
-    else if (sentAt.size === 0) report();
+    else if (sentAt.size === 0) report(latencies, started);
   }, { noAck: true });
   started = Date.now();
   for (let i = 0; i < inFlight; i++) send();
 }
 
+async function confirm(uri, seconds, inFlight) {
+  const connection = await amqp.connect(uri, { noDelay: true });
+  const channel = await connection.createConfirmChannel();
+  const latencies = [];
+  const deadline = Date.now() + seconds * 1000;
+  const publish = () => new Promise((resolve, reject) => {
+    channel.sendToQueue(DURABLE_QUEUE, Buffer.from('[1,2,3]'), { persistent: true },
+      (error) => (error ? reject(error) : resolve()));
+  });
+  const keepPublishing = async () => {
+    while (Date.now() < deadline) {
+      const sentAt = process.hrtime.bigint();
+      await publish();
+      latencies.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
+    }
+  };
+  const started = Date.now();
+  await Promise.all(Array.from({ length: inFlight }, keepPublishing));
+  report(latencies, started);
+}
+
+const commands = { serve, run, confirm };
 const [command, uri, seconds, inFlight] = process.argv.slice(2);
-(command === 'serve' ? serve(uri) : run(uri, Number(seconds), Number(inFlight))).catch((error) => {
+commands[command](uri, Number(seconds), Number(inFlight)).catch((error) => {
   console.error(error.message);
   process.exit(1);
 });
