@@ -90,7 +90,7 @@ class Telemetry(DependencyProvider):
         WORKERS_BUSY.inc()
         if not tracing.enabled():
             return
-        attributes = {"nameko.service": self.container.service_name, "nameko.entrypoint": name}
+        attributes = {"nameko.entrypoint": name}  # the service: the resource's service.name
         handed_over = getattr(entrypoint, "telemetry_span", None)
         worker.span = handed_over(worker_ctx) if handed_over is not None else None
         if worker.span is not None:

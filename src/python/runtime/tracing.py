@@ -20,14 +20,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context, trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 TRACE_KEYS = ("traceparent", "tracestate")
 """The W3C trace context headers, as Nameko context data keys."""
 
 _propagator = TraceContextTextMapPropagator()
-_tracer = trace.get_tracer("nameko-stack")
+_tracer: Any = None
 _provider: Any = None
 
 
@@ -45,7 +45,7 @@ def wants_tracing(environ: Mapping[str, str] = os.environ) -> bool:
 
 def configure(service_name: str, environ: Mapping[str, str] = os.environ) -> bool:
     """Export this process's spans over OTLP/HTTP if the ``OTEL_*`` settings ask; say if so."""
-    global _provider
+    global _provider, _tracer
     if not wants_tracing(environ):
         return False
     import opentelemetry.attributes
@@ -66,6 +66,8 @@ def configure(service_name: str, environ: Mapping[str, str] = os.environ) -> boo
     _provider = TracerProvider(resource=resource)
     _provider.add_span_processor(BatchSpanProcessor(OtlpBytesExporter()))
     trace.set_tracer_provider(_provider)
+    # The provider's own tracer: one taken before it was set would be a proxy to it.
+    _tracer = _provider.get_tracer("nameko-stack")
     return True
 
 
@@ -104,12 +106,28 @@ def deactivate(token: object) -> None:
 def span(
     name: str, kind: SpanKind = SpanKind.INTERNAL, attributes: Mapping[str, Any] | None = None
 ) -> Iterator[Span | None]:
-    """A child span of the current one around the block (None when tracing is off)."""
+    """A child span of the current one around the block (None when tracing is off).
+
+    What the SDK's ``start_as_current_span`` does (an exception ends the span with its
+    record and an error status), in one context manager instead of three nested ones.
+    """
     if _provider is None:
         yield None
         return
-    with _tracer.start_as_current_span(name, kind=kind, attributes=attributes) as current:
-        yield current
+    current = _tracer.start_span(name, kind=kind, attributes=attributes)
+    token = activate(current)
+    try:
+        try:
+            yield current
+        finally:
+            deactivate(token)
+    except Exception as exc:  # not GeneratorExit and the like: they are no errors
+        if current.is_recording():
+            current.record_exception(exc)
+            current.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        current.end()
 
 
 def inject(headers: MutableMapping[str, Any], prefix: str) -> None:

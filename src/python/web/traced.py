@@ -41,10 +41,13 @@ class RequestSpan:
         if not self.span.is_recording():  # the sampler left this request out
             return
         self.span.update_name(f"{self.span.name} {route}")  # type: ignore[attr-defined]
-        self.span.set_attribute("http.route", route)
-        self.span.set_attribute("http.response.status_code", status)
+        attributes: dict[str, str | int] = {
+            "http.route": route,
+            "http.response.status_code": status,
+        }
         if api_key:
-            self.span.set_attribute("api_key.name", api_key)
+            attributes["api_key.name"] = api_key
+        self.span.set_attributes(attributes)
         if status >= 500:
             self.span.set_status(Status(StatusCode.ERROR))
 
