@@ -18,7 +18,8 @@ It starts a private RabbitMQ node, then measures:
    and a bare Nameko ``@http`` handler that sums by itself; each one's req/s over the
    table's says how this machine compares with the table's;
 3. then the raw AMQP round trip (``bench/probe``): its ceiling at 32 in flight, its
-   latency at 1 in flight, and the latency of a confirmed persistent publish.
+   latency at 1 in flight, and the latency of a confirmed persistent publish;
+4. and the CPU of one span in calc's PEX (``bench/span_cost.py``).
 
 Results go to ``OUT/results.json`` and ``OUT/results.png``; the previous JSON there is
 compared with. Nothing here is a test: it prints numbers.
@@ -49,7 +50,7 @@ from bench.processes import Measured, beam_pid, image_megabytes, seconds_until_o
 from bench.report import load_previous, plot, print_table, write_json
 from devstack.postgres_server import NO_SERVER, PrivatePostgres, server_installed
 from devstack.probes import has_consumer
-from devstack.processes import SERVICES, PackagedStack, ServiceProcess
+from devstack.processes import SERVICES, PackagedStack, ServiceProcess, pex_path
 from devstack.rabbit_cluster import PrivateCluster
 from devstack.rabbit_node import PrivateNode
 from devstack.waiting import free_port, wait_for
@@ -99,6 +100,10 @@ class Target:
         return {"value": value, "target": f"{'<=' if self.at_most else '>='} {self.bound:g}",
                 "met": met}  # fmt: skip
 
+
+# A sum's trace: the request, the call to calc and calc's worker, the event's publish
+# and log's worker (tests/observability/test_traces.py holds it to these five).
+SPANS_PER_SUM = 5
 
 TARGETS = (
     Target("tracing / project req/s, GET /sum c=32", 0.85),
@@ -152,6 +157,7 @@ def main() -> None:
         }
         results["image_mb"] = image_megabytes(SERVICES)
         measure_stacks(args, node, broker, workdir, results)
+        results["span_cost"] = measure_span_cost(args, workdir)
         if args.baseline_pex_dir is None:
             measure_probe(args, node.uri(vhost="probe"), workdir, results)
         summarize(results)
@@ -459,6 +465,19 @@ def measure_probe(
         server.wait()
 
 
+def measure_span_cost(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
+    """The CPU of one span in calc's PEX (``bench/span_cost.py``): the SDK's, and ours."""
+    script = workdir / "span_cost.py"
+    script.write_bytes((importlib.resources.files("bench") / "span_cost.py").read_bytes())
+    spans = 2_000 if args.smoke else 50_000
+    done = subprocess.run(
+        [str(pex_path(args.pex_dir, "calc")), str(script), str(spans)],
+        env={**os.environ, "PEX_INTERPRETER": "1", "PEX_ROOT": str(Path.home() / ".pex")},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return dict(json.loads(done.stdout.splitlines()[-1]))
+
+
 def count_rows(store: Path) -> int:
     if not store.exists():
         return 0
@@ -493,6 +512,12 @@ def summarize(results: dict[str, Any]) -> None:
         for c in results["configurations"]:
             if (c["name"], c["endpoint"], c["connections"]) == (name, endpoint, connections):
                 return float(c["median"][figure])
+        return None
+
+    def cpu_ms_per_request(name: str) -> float | None:
+        for c in results["configurations"]:
+            if (c["name"], c["endpoint"], c["connections"]) == (name, "GET /sum", 32):
+                return float(sum(c["cpu_per_1000"].values()))  # s per 1,000: ms per one
         return None
 
     project = median_of("project", "GET /sum", 32, "requests_per_second")
@@ -536,6 +561,23 @@ def summarize(results: dict[str, Any]) -> None:
         summary["raw confirmed publish p50 ms, 1 in flight"] = round(confirm, 3)
         summary["raw round trip + confirmed publish p50 / raw round trip p50"] = round(
             (floor + confirm) / floor, 2
+        )
+    project_cpu, tracing_cpu = cpu_ms_per_request("project"), cpu_ms_per_request("tracing")
+    span_cost = results.get("span_cost")
+    if project_cpu and tracing_cpu and span_cost:
+        # Throughput on a machine whose cores are all busy goes as CPU per request: the
+        # SDK's work for a sum's spans alone caps what tracing can keep of it.
+        summary["CPU ms per request, GET /sum c=32: project, tracing"] = [
+            round(project_cpu, 3),
+            round(tracing_cpu, 3),
+        ]
+        summary["CPU us per span: the SDK's, with OTLP encoding"] = [
+            span_cost["sdk_us_per_span"],
+            span_cost["encoded_us_per_span"],
+        ]
+        sdk_ms = SPANS_PER_SUM * span_cost["sdk_us_per_span"] / 1000
+        summary[f"tracing / project at most, the SDK's CPU for {SPANS_PER_SUM} spans a sum"] = (
+            round(project_cpu / (project_cpu + sdk_ms), 3)
         )
     for spec in REFERENCES:
         measured = median_of(spec.name, "GET /sum", 32, "requests_per_second")

@@ -71,6 +71,7 @@ def test_the_smoke_run_measures_everything_and_writes_its_results(tmp_path: Path
     assert set(results["image_mb"]) in ({"calc", "log", "gateway"}, {"skipped"})
     assert (out / "results.png").read_bytes().startswith(b"\x89PNG")
     assert "CPU s per 1000 requests" in run.stdout
+    assert results["span_cost"]["sdk_us_per_span"] > 0 < results["span_cost"]["encoded_us_per_span"]
     if shutil.which("node") is None:
         missing("the benchmark's AMQP probe needs Node.js and npm (apt-get install nodejs npm)")
     assert results["probe"]["median"]["requests_per_second"] > 0
