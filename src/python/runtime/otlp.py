@@ -106,11 +106,30 @@ def _attributes(number: int, attributes: Mapping[str, Any] | None) -> bytes:
         remembered = (number, key, value, kind) if kind in _SCALARS else None
         encoded = _attribute_bytes.get(remembered) if remembered else None
         if encoded is None:
-            encoded = _field(number, _key_value(key, value))
+            if kind is str and value:  # a request id: new each time, so the short way
+                text = value.encode()
+                any_value = b"\x0a" + _varint(len(text)) + text
+                pair = _key_field(key) + b"\x12" + _varint(len(any_value)) + any_value
+                encoded = _varint(number << 3 | 2) + _varint(len(pair)) + pair
+            else:
+                encoded = _field(number, _key_value(key, value))
             if remembered and len(_attribute_bytes) < _REMEMBERED_ATTRIBUTES:
                 _attribute_bytes[remembered] = encoded
         out += encoded
     return bytes(out)
+
+
+_key_fields: dict[str, bytes] = {}
+
+
+def _key_field(key: str) -> bytes:
+    """A KeyValue's key field; the services use a handful of keys."""
+    encoded = _key_fields.get(key)
+    if encoded is None:
+        encoded = _text(1, key)
+        if len(_key_fields) < _REMEMBERED_ATTRIBUTES:
+            _key_fields[key] = encoded
+    return encoded
 
 
 _SCALARS = {str, bool, int, float}
@@ -123,6 +142,28 @@ def _flags(number: int, parent: Any) -> bytes:
 
 def _fixed64(number: int, value: int | None) -> bytes:
     return _varint(number << 3 | 1) + _FIXED64.pack(value) if value else b""
+
+
+_START_AND_END = struct.Struct("<BQBQ")  # fields 7 and 8, fixed64, when both are set
+
+
+def _times(start: int | None, end: int | None) -> bytes:
+    if start and end:
+        return _START_AND_END.pack(7 << 3 | 1, start, 8 << 3 | 1, end)
+    return _fixed64(7, start) + _fixed64(8, end)
+
+
+# A span's name: the services use a handful, one per route, method and event.
+_names: dict[str, bytes] = {}
+
+
+def _name(name: str) -> bytes:
+    encoded = _names.get(name)
+    if encoded is None:
+        encoded = _text(5, name)
+        if len(_names) < _REMEMBERED_ATTRIBUTES:
+            _names[name] = encoded
+    return encoded
 
 
 _KIND_FIELDS = {kind: b"\x30" + _SMALL[number] for kind, number in _KINDS.items()}
@@ -145,10 +186,9 @@ def encode_span(span: ReadableSpan) -> bytes:
     if parent is not None:
         out += b"\x22\x08"
         out += parent.span_id.to_bytes(8, "big")
-    out += _text(5, span.name)
+    out += _name(span.name)
     out += _KIND_FIELDS[span.kind]
-    out += _fixed64(7, span.start_time)
-    out += _fixed64(8, span.end_time)
+    out += _times(span.start_time, span.end_time)
     out += _attributes(9, span.attributes)
     out += _count(10, span.dropped_attributes)
     for event in span.events:
