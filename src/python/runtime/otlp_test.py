@@ -48,7 +48,8 @@ def finished_spans(resource: Resource, scope: str = "nameko-stack") -> list[Read
         with tracer.start_as_current_span("gateway.sum_computed", kind=SpanKind.PRODUCER):
             pass
     values: dict[str, Any] = {
-        "text": "é ünïcode", "empty": "", "long": "r" * 200, "yes": True, "no": False, "zero": 0, "small": 7,
+        "text": "é ünïcode", "empty": "", "long": "r" * 200, "yes": True, "no": False,
+        "zero": 0, "small": 7,
         "big": 2**62, "negative": -5, "float": 2.5, "negative_float": -0.0,
         "texts": ["a", "", "b"], "ints": [1, -2, 0], "floats": [0.5, 1.0], "bools": [True, False],
     }  # fmt: skip
