@@ -1,6 +1,6 @@
 """The benchmark: the packaged services under wrk, against naive Nameko and raw AMQP.
 
-    benchmarks/run              # 3 runs of 10 s per configuration (about 8 minutes)
+    benchmarks/run              # 3 runs of 10 s per configuration (about 17 minutes)
     benchmarks/run --smoke      # a few seconds, to check that it still works
 
 It starts a private RabbitMQ node, then measures:
