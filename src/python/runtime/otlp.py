@@ -86,7 +86,7 @@ def _any_value(value: Any) -> bytes:
 
 
 def _key_value(key: str, value: Any) -> bytes:
-    return _text(1, key) + _field(2, _any_value(value))
+    return _remembered_text(1, key) + _field(2, _any_value(value))
 
 
 # The services' spans repeat most of their attributes (service, entrypoint, route):
@@ -106,29 +106,24 @@ def _attributes(number: int, attributes: Mapping[str, Any] | None) -> bytes:
         remembered = (number, key, value, kind) if kind in _SCALARS else None
         encoded = _attribute_bytes.get(remembered) if remembered else None
         if encoded is None:
-            if kind is str and value:  # a request id: new each time, so the short way
-                text = value.encode()
-                any_value = b"\x0a" + _varint(len(text)) + text
-                pair = _key_field(key) + b"\x12" + _varint(len(any_value)) + any_value
-                encoded = _varint(number << 3 | 2) + _varint(len(pair)) + pair
-            else:
-                encoded = _field(number, _key_value(key, value))
+            encoded = _field(number, _key_value(key, value))
             if remembered and len(_attribute_bytes) < _REMEMBERED_ATTRIBUTES:
                 _attribute_bytes[remembered] = encoded
         out += encoded
     return bytes(out)
 
 
-_key_fields: dict[str, bytes] = {}
+# Names and attribute keys: the services use a handful of each.
+_texts: dict[tuple[int, str], bytes] = {}
 
 
-def _key_field(key: str) -> bytes:
-    """A KeyValue's key field; the services use a handful of keys."""
-    encoded = _key_fields.get(key)
+def _remembered_text(number: int, value: str) -> bytes:
+    """`_text`, written once per field and value."""
+    encoded = _texts.get((number, value))
     if encoded is None:
-        encoded = _text(1, key)
-        if len(_key_fields) < _REMEMBERED_ATTRIBUTES:
-            _key_fields[key] = encoded
+        encoded = _text(number, value)
+        if len(_texts) < _REMEMBERED_ATTRIBUTES:
+            _texts[number, value] = encoded
     return encoded
 
 
@@ -153,19 +148,6 @@ def _times(start: int | None, end: int | None) -> bytes:
     return _fixed64(7, start) + _fixed64(8, end)
 
 
-# A span's name: the services use a handful, one per route, method and event.
-_names: dict[str, bytes] = {}
-
-
-def _name(name: str) -> bytes:
-    encoded = _names.get(name)
-    if encoded is None:
-        encoded = _text(5, name)
-        if len(_names) < _REMEMBERED_ATTRIBUTES:
-            _names[name] = encoded
-    return encoded
-
-
 _KIND_FIELDS = {kind: b"\x30" + _SMALL[number] for kind, number in _KINDS.items()}
 _LOCAL_PARENT_FLAGS = _flags(16, None)
 _REMOTE_PARENT_FLAGS = b"\x85\x01" + _FIXED32.pack(_HAS_IS_REMOTE | _IS_REMOTE)
@@ -186,7 +168,7 @@ def encode_span(span: ReadableSpan) -> bytes:
     if parent is not None:
         out += b"\x22\x08"
         out += parent.span_id.to_bytes(8, "big")
-    out += _name(span.name)
+    out += _remembered_text(5, span.name)
     out += _KIND_FIELDS[span.kind]
     out += _times(span.start_time, span.end_time)
     out += _attributes(9, span.attributes)
