@@ -508,17 +508,21 @@ def await_count(
 
 
 def summarize(results: dict[str, Any]) -> None:
+    def configuration(name: str, endpoint: str, connections: int) -> dict[str, Any] | None:
+        return next(
+            (c for c in results["configurations"]
+             if (c["name"], c["endpoint"], c["connections"]) == (name, endpoint, connections)),
+            None,
+        )  # fmt: skip
+
     def median_of(name: str, endpoint: str, connections: int, figure: str) -> float | None:
-        for c in results["configurations"]:
-            if (c["name"], c["endpoint"], c["connections"]) == (name, endpoint, connections):
-                return float(c["median"][figure])
-        return None
+        found = configuration(name, endpoint, connections)
+        return float(found["median"][figure]) if found else None
 
     def cpu_ms_per_request(name: str) -> float | None:
-        for c in results["configurations"]:
-            if (c["name"], c["endpoint"], c["connections"]) == (name, "GET /sum", 32):
-                return float(sum(c["cpu_per_1000"].values()))  # s per 1,000: ms per one
-        return None
+        found = configuration(name, "GET /sum", 32)
+        # CPU seconds per 1,000 requests are milliseconds per request.
+        return float(sum(found["cpu_per_1000"].values())) if found else None
 
     project = median_of("project", "GET /sum", 32, "requests_per_second")
     naive = median_of(NAIVE.name, "GET /sum", 32, "requests_per_second")
